@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { ConfigError } from '../src/config/config-problem.js';
+import { loadConfig } from '../src/config/load-config.js';
+import type { MeshConfig } from '../src/config/mesh-config.js';
+import { DatabaseUrlError } from '../src/db/database-url.js';
+import { openDatabase, type Database } from '../src/db/open-database.js';
+import { UsageError, type Command, type CommandContext } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { Output } from './output.js';
+import { parseCommandLine } from './parse-args.js';
+
+const VERSION = '0.1.0';
+
+function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.usage.split('\n')[0]!.length));
+  return [
+    'mesh: assigns entities to nodes, pushes records, pulls results, reports.',
+    '',
+    'Usage:',
+    ...COMMANDS.map((c) => `  ${c.usage.split('\n')[0]!.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options for every command:',
+    '  --db URL                 the SaaS database (else WORKMESH_DB): mysql://…, postgres://…, sqlite:./file.db',
+    '  --nodes-config PATH      default ./nodes.config.ts',
+    '  --services-config PATH   default ./services.config.ts',
+    '  --json                   one JSON document on stdout',
+    '  --help                   this text, or a command\'s own with `mesh COMMAND --help`',
+    '',
+    'Exit status: 0 all done; 1 ran, but some records or nodes failed; 2 bad usage, configuration or database URL.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  let out = new Output({ json: argv.includes('--json') });
+  let database: Database | undefined;
+  try {
+    const parsed = parseCommandLine(argv);
+    out = new Output({ json: Boolean(parsed.options.json) });
+    if (parsed.options.version) {
+      out.line(VERSION);
+      return 0;
+    }
+    const command: Command | undefined = COMMANDS.find((c) => c.name === parsed.command);
+    if (parsed.command === undefined || (parsed.options.help && command === undefined)) {
+      out.line(generalHelp());
+      return parsed.options.help ? 0 : 2;
+    }
+    if (command === undefined) throw new UsageError(`unknown command "${parsed.command}"; see mesh --help`);
+    if (parsed.options.help) {
+      out.line(`Usage: ${command.usage}\n\n${command.summary}`);
+      return 0;
+    }
+    let config: Promise<MeshConfig> | undefined;
+    const ctx: CommandContext = {
+      options: parsed.options,
+      positionals: parsed.positionals,
+      rest: parsed.rest,
+      out,
+      config: () =>
+        (config ??= loadConfig({
+          ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
+          ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
+        })),
+      database: async () => (database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB)),
+    };
+    return await command.run(ctx);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof DatabaseUrlError) {
+      out.error(`mesh: ${error.message}`);
+      return 2;
+    }
+    out.error(`mesh: ${(error as Error).message ?? String(error)}`);
+    return 1;
+  } finally {
+    await database?.close().catch(() => undefined);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

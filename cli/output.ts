@@ -1,0 +1,52 @@
+import type { Writable } from 'node:stream';
+
+/** Where commands print: the engine itself never prints. */
+export class Output {
+  readonly json: boolean;
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable & { isTTY?: boolean };
+
+  constructor(props: { json: boolean; stdout?: Writable; stderr?: Writable }) {
+    this.json = props.json;
+    this.stdout = props.stdout ?? process.stdout;
+    this.stderr = props.stderr ?? process.stderr;
+  }
+
+  /** Colour only on a terminal and when NO_COLOR is not set. */
+  get colour(): boolean {
+    return Boolean(this.stdout.isTTY) && !process.env.NO_COLOR;
+  }
+
+  /** Progress lines go to stderr on a terminal only. */
+  get progress(): boolean {
+    return Boolean(this.stderr.isTTY);
+  }
+
+  line(text = ''): void {
+    this.stdout.write(`${text}\n`);
+  }
+
+  error(text: string): void {
+    this.stderr.write(`${text}\n`);
+  }
+
+  /** Writes one JSON document on stdout. */
+  document(value: unknown): void {
+    this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /** A plain aligned table; numbers right-aligned. */
+  table(columns: string[], rows: (string | number | null)[][]): void {
+    const cells = rows.map((row) => row.map((cell) => (cell === null ? '-' : String(cell))));
+    const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => (row[i] ?? '').length)));
+    const numeric = columns.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number'));
+    const format = (row: string[]) =>
+      row
+        .map((cell, i) => (numeric[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd();
+    const header = format(columns.map((c) => c.toUpperCase()));
+    this.line(this.colour ? `\u001b[1m${header}\u001b[0m` : header);
+    for (const row of cells) this.line(format(row));
+  }
+}

@@ -1,0 +1,57 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
+import { createPool } from 'mysql2';
+import pg from 'pg';
+import type { Db } from '../config/service-config.js';
+import { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
+
+/** An open connection pool to the SaaS database, with the dialect it speaks. */
+export interface Database {
+  db: Db;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `mysql://`, `postgres://` or `sqlite:` URLs through Kysely.
+ *
+ * @example
+ * const database = await openDatabase('sqlite:./saas.db');
+ * try { ... } finally { await database.close(); }
+ */
+export async function openDatabase(url: string | undefined): Promise<Database> {
+  const target = parseDatabaseUrl(url);
+  const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: createDialect(target) });
+  return {
+    db,
+    dialect: target.dialect,
+    close: () => db.destroy(),
+  };
+}
+
+function createDialect(target: DatabaseTarget): Dialect {
+  switch (target.dialect) {
+    case 'sqlite': {
+      const database = new BetterSqlite3(target.file);
+      database.pragma('journal_mode = WAL');
+      database.pragma('busy_timeout = 10000');
+      return new SqliteDialect({ database });
+    }
+    case 'mysql':
+      return new MysqlDialect({
+        pool: createPool({
+          uri: target.url.href,
+          connectionLimit: 8,
+          // Dates come back as Date objects in UTC; 64-bit integers as strings when they do not fit a number.
+          timezone: 'Z',
+          supportBigNumbers: true,
+          bigNumberStrings: false,
+          dateStrings: false,
+        }),
+      });
+    case 'postgres':
+      return new PostgresDialect({
+        pool: new pg.Pool({ connectionString: target.url.href, max: 8 }),
+      });
+  }
+}
