@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { ConfigError } from '../src/config/config-problem.js';
 import { loadConfig } from '../src/config/load-config.js';
+import { UnknownNameError } from '../src/config/unknown-name-error.js';
 import type { MeshConfig } from '../src/config/mesh-config.js';
 import { DatabaseUrlError } from '../src/db/database-url.js';
 import { openDatabase, type Database } from '../src/db/open-database.js';
+import { MoveRefused } from '../src/assign/move-entities.js';
 import { UsageError, type Command, type CommandContext } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { Output } from './output.js';
@@ -65,7 +67,13 @@ async function main(argv: string[]): Promise<number> {
     };
     return await command.run(ctx);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof DatabaseUrlError) {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      error instanceof DatabaseUrlError ||
+      error instanceof MoveRefused ||
+      error instanceof UnknownNameError
+    ) {
       out.error(`mesh: ${error.message}`);
       return 2;
     }

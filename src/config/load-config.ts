@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
-import { ConfigError } from './config-problem.js';
+import { ConfigError, type ConfigProblem } from './config-problem.js';
 import type { MeshConfig } from './mesh-config.js';
 import { validateConfig } from './validate-config.js';
 
@@ -13,8 +13,17 @@ export interface ConfigPaths {
 
 export const DEFAULT_CONFIG_PATHS: ConfigPaths = { nodes: 'nodes.config.ts', services: 'services.config.ts' };
 
-/** The package's own entry, so that `import { defineNodes } from 'workmesh'` resolves from any folder. */
-const PACKAGE_ENTRY = fileURLToPath(new URL('../index.js', import.meta.url));
+/**
+ * The package's own entry, so that `import { defineNodes } from 'workmesh'`
+ * resolves from any folder: dist/src/index.js once built, src/index.ts when
+ * this file runs from source (tests). Named explicitly rather than left to
+ * jiti's guess of a `.ts` file behind a missing `.js` one.
+ */
+function packageEntry(): string {
+  const built = fileURLToPath(new URL('../index.js', import.meta.url));
+  const source = fileURLToPath(new URL('../index.ts', import.meta.url));
+  return existsSync(built) || !existsSync(source) ? built : source;
+}
 
 /**
  * Loads `nodes.config.ts` and `services.config.ts` at run time (no build step
@@ -34,22 +43,36 @@ export async function loadConfig(paths: Partial<ConfigPaths> = {}, cwd = process
     );
   }
   const jiti = createJiti(import.meta.url, {
-    alias: { workmesh: PACKAGE_ENTRY },
+    alias: { workmesh: packageEntry() },
     moduleCache: false,
     fsCache: false,
     interopDefault: true,
   });
-  const nodes = await importDefault(jiti, nodesPath);
-  const services = await importDefault(jiti, servicesPath);
-  const result = validateConfig(nodes, services);
+  // Both files are read before failing, so that a problem in each is reported at once.
+  const nodes = await importDefault(jiti, nodesPath, 'defineNodes');
+  const services = await importDefault(jiti, servicesPath, 'defineServices');
+  const unreadable = [nodes, services].flatMap((r) => ('problem' in r ? [r.problem] : []));
+  if (unreadable.length > 0) throw new ConfigError(unreadable);
+  const result = validateConfig((nodes as { value: unknown }).value, (services as { value: unknown }).value);
   if (!result.ok) throw new ConfigError(result.problems);
   return result.config;
 }
 
-async function importDefault(jiti: ReturnType<typeof createJiti>, path: string): Promise<unknown> {
+async function importDefault(
+  jiti: ReturnType<typeof createJiti>,
+  path: string,
+  helper: string,
+): Promise<{ value: unknown } | { problem: ConfigProblem }> {
+  let module: unknown;
   try {
-    return await jiti.import(path, { default: true });
+    module = await jiti.import(path);
   } catch (error) {
-    throw new ConfigError([{ path, message: `cannot be loaded: ${(error as Error).message}` }]);
+    // Parser messages carry line breaks and padding before the location; one line reads better in a list.
+    const message = error instanceof Error ? error.message : String(error);
+    return { problem: { path, message: `cannot be loaded: ${message.replace(/\s+/g, ' ').trim()}` } };
   }
+  if (module !== null && typeof module === 'object' && 'default' in module) return { value: module.default };
+  // `export = [...]` in a CommonJS-style file gives the array itself.
+  if (Array.isArray(module)) return { value: module };
+  return { problem: { path, message: `has no default export; write \`export default ${helper}([...])\`` } };
 }

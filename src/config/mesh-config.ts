@@ -1,4 +1,5 @@
 import type { NodeConfig } from './node-config.js';
+import { UnknownNameError } from './unknown-name-error.js';
 import type { AssignCriterion, EntityConfig, FlagColumns, ProtocolConfig, ServiceConfig } from './service-config.js';
 
 /** A protocol after validation, with every default filled in. */
@@ -47,4 +48,18 @@ export function nodesOfService(config: MeshConfig, service: string): NodeConfig[
 
 export function findService(config: MeshConfig, name: string): ResolvedService | undefined {
   return config.services.find((service) => service.name === name);
+}
+
+export function requireService(config: MeshConfig, name: string): ResolvedService {
+  const service = findService(config, name);
+  if (!service) {
+    throw new UnknownNameError(`unknown service "${name}"; services.config.ts declares: ${config.services.map((s) => s.name).join(', ')}`);
+  }
+  return service;
+}
+
+export function requireNode(config: MeshConfig, name: string): NodeConfig {
+  const node = config.nodes.find((n) => n.name === name);
+  if (!node) throw new UnknownNameError(`unknown node "${name}"; nodes.config.ts declares: ${config.nodes.map((n) => n.name).join(', ')}`);
+  return node;
 }

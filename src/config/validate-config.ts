@@ -101,9 +101,8 @@ class Checker {
  */
 export function validateConfig(nodesInput: unknown, servicesInput: unknown): ValidationResult {
   const check = new Checker();
-  const services = validateServices(check, servicesInput);
-  const serviceNames = new Set(services.map((s) => s.name));
-  const nodes = validateNodes(check, nodesInput, serviceNames);
+  const { services, declared } = validateServices(check, servicesInput);
+  const nodes = validateNodes(check, nodesInput, declared);
   if (check.problems.length > 0) return { ok: false, problems: check.problems };
   return { ok: true, config: { nodes, services } };
 }
@@ -187,10 +186,16 @@ const PROTOCOL_KEYS = [
   'name', 'table', 'id', 'sort', 'entityRef', 'batchSize', 'push', 'pull', 'flags', 'maxAttempts', 'settleMs',
 ] as const;
 
-function validateServices(check: Checker, input: unknown): ResolvedService[] {
-  if (!check.array(input, 'services')) return [];
+/**
+ * `declared` holds every service name, valid service or not, so that a
+ * problem in a service is not echoed as "not declared" on each of its nodes.
+ */
+function validateServices(check: Checker, input: unknown): { services: ResolvedService[]; declared: Set<string> } {
   const resolved: ResolvedService[] = [];
   const seen = new Set<string>();
+  if (!check.array(input, 'services')) return { services: resolved, declared: seen };
+  // Flag columns per table across every service: two protocols sharing one would overwrite each other's state.
+  const flagOwners = new Map<string, string>();
   input.forEach((service, i) => {
     const path = `services[${i}]`;
     if (!check.object(service, path)) return;
@@ -214,12 +219,16 @@ function validateServices(check: Checker, input: unknown): ResolvedService[] {
       if (service.protocols.length === 0) check.add(`${path}.protocols`, 'must declare at least one protocol');
       const protocolNames = new Set<string>();
       service.protocols.forEach((protocol, j) => {
-        const resolvedProtocol = validateProtocol(check, protocol, `${path}.protocols[${j}]`, entity);
+        const ppath = `${path}.protocols[${j}]`;
+        const resolvedProtocol = validateProtocol(check, protocol, ppath, entity);
+        // Checked on the raw name, so that it is reported along with the protocol's other problems.
+        const protocolName = (protocol as Obj | null)?.name;
+        const duplicate = typeof protocolName === 'string' && protocolNames.has(protocolName);
+        if (duplicate) check.add(`${ppath}.name`, `"${protocolName}" is used by another protocol of this service`);
+        if (typeof protocolName === 'string' && protocolName !== '') protocolNames.add(protocolName);
         if (!resolvedProtocol) return;
-        if (protocolNames.has(resolvedProtocol.name)) {
-          check.add(`${path}.protocols[${j}].name`, `"${resolvedProtocol.name}" is used by another protocol of this service`);
-        }
-        protocolNames.add(resolvedProtocol.name);
+        // A duplicate name shares its default flag columns too; one problem says enough.
+        if (!duplicate) checkSharedFlags(check, resolvedProtocol, ppath, flagOwners);
         protocols.push(resolvedProtocol);
       });
     }
@@ -227,7 +236,28 @@ function validateServices(check: Checker, input: unknown): ResolvedService[] {
       resolved.push({ ...(service as unknown as ServiceConfig), name, entity, assign, protocols });
     }
   });
-  return resolved;
+  return { services: resolved, declared: seen };
+}
+
+function checkSharedFlags(check: Checker, protocol: ResolvedProtocol, path: string, owners: Map<string, string>): void {
+  const clashes = new Map<string, string[]>();
+  for (const flag of FLAG_NAMES) {
+    const column = protocol.flags[flag];
+    const owner = owners.get(`${protocol.table}\u0000${column}`);
+    if (owner !== undefined) clashes.set(owner, [...(clashes.get(owner) ?? []), column]);
+  }
+  // One line per clashing protocol: usually all seven default columns clash at once (same protocol name).
+  for (const [owner, columns] of clashes) {
+    check.add(
+      `${path}.flags`,
+      `${columns.length === 1 ? 'column' : 'columns'} ${columns.join(', ')} of table "${protocol.table}" already ${columns.length === 1 ? 'holds' : 'hold'} the flags of ${owner}; ` +
+        'rename this protocol or name its flags',
+    );
+  }
+  for (const flag of FLAG_NAMES) {
+    const key = `${protocol.table}\u0000${protocol.flags[flag]}`;
+    if (!owners.has(key)) owners.set(key, path);
+  }
 }
 
 function validateEntity(check: Checker, entity: unknown, path: string): EntityConfig | undefined {
@@ -269,6 +299,12 @@ function validateProtocol(
     for (const [key, column] of [['id', id], ['sort', sort], ['entityRef', entityRef]] as const) {
       if (column !== undefined) used.set(column, key);
     }
+    // On the entity table itself, the flags also sit next to the assignment (and weight) columns.
+    if (entity && table === entity.table) {
+      for (const [key, column] of [['entity.node', entity.node], ['entity.weight', entity.weight]] as const) {
+        if (typeof column === 'string' && !used.has(column)) used.set(column, key);
+      }
+    }
     for (const flag of FLAG_NAMES) {
       const other = used.get(flags[flag]);
       if (other !== undefined) check.add(`${path}.flags.${flag}`, `column "${flags[flag]}" is already used by ${other}`);
@@ -290,6 +326,7 @@ function validatePush(check: Checker, push: unknown, path: string): void {
   const hasPath = push.path !== undefined;
   const hasFn = push.fn !== undefined;
   if (hasPath && hasFn) check.add(path, 'set path or fn, not both');
+  else if (!hasPath && !hasFn) check.add(path, 'set path or fn');
   else if (hasFn) {
     if (typeof push.fn !== 'function') check.add(`${path}.fn`, 'must be a function');
   } else check.urlPath(push, 'path', path);

@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { assignService } from '../../src/assign/assign-service.js';
+import { pullRecords } from '../../src/pull/pull-records.js';
+import { pushRecords } from '../../src/push/push-records.js';
+import { UsageError, type Command } from '../command.js';
+import { concurrencyOption, parseDuration } from '../numeric-options.js';
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'loops assign → push → pull every interval until SIGTERM, which it obeys after the batch in flight',
+  usage: 'mesh run --every 60s [--concurrency N]',
+  async run(ctx) {
+    if (ctx.options.every === undefined) throw new UsageError('--every is required, e.g. mesh run --every 60s');
+    const everyMs = parseDuration(ctx.options.every, '--every');
+    const concurrency = concurrencyOption(ctx);
+    const config = await ctx.config();
+    const database = await ctx.database();
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    const totals = { cycles: 0, assigned: 0, pushed: 0, pulled: 0, failed: 0 };
+    let lastCycleFailed = false;
+    try {
+      while (!stop.signal.aborted) {
+        const started = Date.now();
+        let assigned = 0;
+        for (const service of config.services) assigned += (await assignService(database.db, config, service)).assigned;
+        const pushed = await pushRecords(database, config, { concurrency, signal: stop.signal });
+        const pulled = stop.signal.aborted ? { pulled: 0, failed: 0, nodes: [] } : await pullRecords(database, config, { concurrency, signal: stop.signal });
+        totals.cycles += 1;
+        totals.assigned += assigned;
+        totals.pushed += pushed.pushed;
+        totals.pulled += pulled.pulled;
+        totals.failed += pushed.failed + pulled.failed;
+        lastCycleFailed = pushed.failed + pulled.failed > 0;
+        for (const n of [...pushed.nodes, ...pulled.nodes].filter((n) => n.error)) {
+          ctx.out.error(`mesh run: ${n.node} (${n.service} ${n.protocol}): ${n.error}`);
+        }
+        if (!ctx.out.json) {
+          ctx.out.line(
+            `${new Date().toISOString()} assigned ${assigned}, pushed ${pushed.pushed}, pulled ${pulled.pulled}, failed ${pushed.failed + pulled.failed}`,
+          );
+        }
+        const wait = everyMs - (Date.now() - started);
+        if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
+      }
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+    if (ctx.out.json) ctx.out.document(totals);
+    return lastCycleFailed ? 1 : 0;
+  },
+};

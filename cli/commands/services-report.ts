@@ -1,0 +1,21 @@
+import { serviceReport } from '../../src/report/service-report.js';
+import type { Command } from '../command.js';
+
+export const servicesReportCommand: Command = {
+  name: 'services',
+  summary: 'one row per service: service, nodes, entities, unassigned, pending, failed, processed',
+  usage: 'mesh --services [--json]',
+  async run(ctx) {
+    const config = await ctx.config();
+    const rows = await serviceReport(await ctx.database(), config);
+    if (ctx.out.json) {
+      ctx.out.document(rows);
+      return 0;
+    }
+    ctx.out.table(
+      ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'],
+      rows.map((r) => [r.service, r.nodes, r.entities, r.unassigned, r.pending, r.failed, r.processed]),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as ownTables from './0001-own-tables.js';
+
+/** The package's own migrations, by name; names sort in the order they run. */
+export const OWN_MIGRATIONS: Record<string, Migration> = {
+  '0001-own-tables': ownTables,
+};

@@ -1,0 +1,67 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { DialectName } from './database-url.js';
+
+/** Aliases the master adds to record rows; never sent to a node. */
+export const NODE_ALIAS = '__workmesh_node';
+export const SORT_ALIAS = '__workmesh_sort';
+
+/** Where a keyset pass stands: the last `(sort, id)` it read, sort as the database wrote it. */
+export interface Cursor {
+  sort: unknown;
+  id: unknown;
+}
+
+/**
+ * The pieces every ordered pass over a protocol's records shares: the
+ * records table `r` joined to its entity `e` for the node, driven from the
+ * records' `(flag, sort, id)` index.
+ */
+export interface RecordSource {
+  /** `select` list: every record column, the entity's node, the sort value for the cursor. */
+  columns: RawBuilder<unknown>;
+  /** `from` clause, with the join order forced where the planner would otherwise start from the entity table. */
+  from: RawBuilder<unknown>;
+  /** The node column of the record's entity. */
+  node: RawBuilder<unknown>;
+  /** `(sort, id) > cursor`, in the form each dialect reads as an index range. */
+  after(cursor: Cursor): RawBuilder<unknown>;
+  /** `(sort, id) <= cursor`. */
+  notAfter(cursor: Cursor): RawBuilder<unknown>;
+  orderBy: RawBuilder<unknown>;
+}
+
+export function recordSource(dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol): RecordSource {
+  const { entity } = service;
+  const sort = sql.ref(`r.${protocol.sort}`);
+  const id = sql.ref(`r.${protocol.id}`);
+  const selfEntity = protocol.entityRef === undefined;
+  const node = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
+  // Dates come back from the servers rounded to milliseconds; the cursor keeps the exact text.
+  const sortText = dialect === 'postgres' ? sql`cast(${sort} as text)` : dialect === 'mysql' ? sql`cast(${sort} as char)` : sort;
+  const records = sql`${sql.table(protocol.table)} r`;
+  let from: RawBuilder<unknown>;
+  if (selfEntity) from = records;
+  else {
+    const on = sql`e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
+    // SQLite and MySQL may otherwise start from the entity table's node index and sort every batch again.
+    if (dialect === 'sqlite') from = sql`${records} cross join ${sql.table(entity.table)} e on ${on}`;
+    else if (dialect === 'mysql') from = sql`${records} straight_join ${sql.table(entity.table)} e on ${on}`;
+    else from = sql`${records} join ${sql.table(entity.table)} e on ${on}`;
+  }
+  return {
+    columns: sql`r.*, ${node} as ${sql.ref(NODE_ALIAS)}, ${sortText} as ${sql.ref(SORT_ALIAS)}`,
+    from,
+    node,
+    // MySQL reads `sort >= ?` as the range and filters the rest; the others take row values as a range.
+    after: (c) =>
+      dialect === 'mysql'
+        ? sql`${sort} >= ${c.sort} and (${sort} > ${c.sort} or ${id} > ${c.id})`
+        : sql`(${sort}, ${id}) > (${c.sort}, ${c.id})`,
+    notAfter: (c) =>
+      dialect === 'mysql'
+        ? sql`${sort} <= ${c.sort} and (${sort} < ${c.sort} or ${id} <= ${c.id})`
+        : sql`(${sort}, ${id}) <= (${c.sort}, ${c.id})`,
+    orderBy: sql`${sort}, ${id}`,
+  };
+}

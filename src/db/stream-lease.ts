@@ -1,0 +1,122 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Db } from '../config/service-config.js';
+import type { DialectName } from './database-url.js';
+
+export const DEFAULT_LEASE_MS = 60_000;
+
+/** Who holds a lease: this master process. */
+export function newLeaseOwner(): string {
+  return `${hostname().slice(0, 60)}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/** `push:<service>:<node>:<protocol>`, hashed down when longer than the key column. */
+export function streamKey(stage: 'push' | 'pull', service: string, node: string, protocol: string): string {
+  const key = `${stage}:${service}:${node}:${protocol}`;
+  if (key.length <= 191) return key;
+  return `${key.slice(0, 150)}#${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * Leases on streams in `workmesh_lease`: a stream is worked by one master at a
+ * time. A lease lasts `ttlMs` and is renewed while the work goes on; a master
+ * that dies stops renewing, and its leases expire on their own.
+ *
+ * @example
+ * const leases = new StreamLeases({ db, dialect, owner: newLeaseOwner() });
+ * const mine = await leases.acquire(['push:svc:node1:deliveries']);
+ * try { ... } finally { await leases.releaseAll(); }
+ */
+export class StreamLeases {
+  readonly #db: Db;
+  readonly #dialect: DialectName;
+  readonly #owner: string;
+  readonly #ttlMs: number;
+  readonly #held = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #lost: (stream: string) => void = () => undefined;
+
+  constructor(props: { db: Db; dialect: DialectName; owner: string; ttlMs?: number; onLost?: (stream: string) => void }) {
+    this.#db = props.db;
+    this.#dialect = props.dialect;
+    this.#owner = props.owner;
+    this.#ttlMs = props.ttlMs ?? DEFAULT_LEASE_MS;
+    if (props.onLost) this.#lost = props.onLost;
+  }
+
+  get owner(): string {
+    return this.#owner;
+  }
+
+  has(stream: string): boolean {
+    return this.#held.has(stream);
+  }
+
+  /** Takes the streams that are free or expired; returns those now held. */
+  async acquire(streams: string[]): Promise<string[]> {
+    const acquired: string[] = [];
+    for (const stream of streams) {
+      if (await this.#take(stream)) {
+        this.#held.add(stream);
+        acquired.push(stream);
+      }
+    }
+    this.#startRenewing();
+    return acquired;
+  }
+
+  async #take(stream: string): Promise<boolean> {
+    const now = Date.now();
+    const expiresAt = now + this.#ttlMs;
+    // An expired lease, or one this owner already holds, is taken over in place.
+    const updated = await this.#db
+      .updateTable('workmesh_lease')
+      .set({ owner: this.#owner, expires_at: expiresAt })
+      .where('stream', '=', stream)
+      .where((eb) => eb.or([eb('expires_at', '<', now), eb('owner', '=', this.#owner)]))
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) > 0) return true;
+    const insert = this.#db.insertInto('workmesh_lease').values({ stream, owner: this.#owner, expires_at: expiresAt });
+    const inserted = await (this.#dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).executeTakeFirst();
+    return Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
+  /** Extends every held lease; a lease found taken over (a paused master) is dropped and reported. */
+  async renew(): Promise<void> {
+    const expiresAt = Date.now() + this.#ttlMs;
+    for (const stream of [...this.#held]) {
+      const updated = await this.#db
+        .updateTable('workmesh_lease')
+        .set({ expires_at: expiresAt })
+        .where('stream', '=', stream)
+        .where('owner', '=', this.#owner)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) {
+        this.#held.delete(stream);
+        this.#lost(stream);
+      }
+    }
+  }
+
+  async release(stream: string): Promise<void> {
+    this.#held.delete(stream);
+    await this.#db.deleteFrom('workmesh_lease').where('stream', '=', stream).where('owner', '=', this.#owner).execute();
+  }
+
+  async releaseAll(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    const streams = [...this.#held];
+    this.#held.clear();
+    if (streams.length === 0) return;
+    await this.#db.deleteFrom('workmesh_lease').where('stream', 'in', streams).where('owner', '=', this.#owner).execute();
+  }
+
+  #startRenewing(): void {
+    if (this.#timer || this.#held.size === 0) return;
+    this.#timer = setInterval(() => {
+      this.renew().catch(() => undefined);
+    }, Math.max(1_000, Math.floor(this.#ttlMs / 3)));
+    this.#timer.unref();
+  }
+}

@@ -1,0 +1,31 @@
+/** What happened to one (service, protocol, node) stream in one pull run. */
+export interface PullStreamOutcome {
+  service: string;
+  protocol: string;
+  node: string;
+  /** Results stored and flagged as pulled. */
+  pulled: number;
+  /** Records the node reported a processing error for, or whose pull request failed. */
+  failed: number;
+  /** Asked for but not processed yet: they stay pending. */
+  notReady: number;
+  lastProcessedId?: unknown;
+  error?: string;
+  skipped?: string;
+}
+
+export interface PullSummary {
+  pulled: number;
+  failed: number;
+  nodes: PullStreamOutcome[];
+}
+
+export interface PullBatchEvent {
+  stage: 'pull';
+  service: string;
+  protocol: string;
+  node: string;
+  records: number;
+  ok: boolean;
+  error?: string;
+}

@@ -1,0 +1,93 @@
+import type PQueue from 'p-queue';
+import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { NodeConfig } from '../config/node-config.js';
+import type { Db } from '../config/service-config.js';
+import type { DialectName } from '../db/database-url.js';
+import type { Cursor } from '../db/record-source.js';
+import type { NodeTransport } from '../nodes/node-transport.js';
+import { runNodeStreams } from '../stream/node-streams.js';
+import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
+import { readPullCandidates, readRecordKey } from './read-pull-candidates.js';
+import { markPullRequestFailed, matchResults, storePullResults } from './write-pull-results.js';
+
+export interface PullTarget {
+  node: NodeConfig;
+  transport: NodeTransport;
+  outcome: PullStreamOutcome;
+}
+
+export interface ProtocolPullProps {
+  db: Db;
+  dialect: DialectName;
+  service: ResolvedService;
+  protocol: ResolvedProtocol;
+  targets: PullTarget[];
+  requests: PQueue;
+  /** PostgreSQL column types of the protocol's table, for casts. */
+  columnTypes: Map<string, string>;
+  signal?: AbortSignal;
+  onBatch?: (event: PullBatchEvent) => void;
+}
+
+/**
+ * Pulls one protocol's results: asks each node's status for its last
+ * processed record, then in one ordered pass over the records pushed and
+ * not yet pulled (up to each node's bound) asks each node for its batches
+ * and stores what it answers, one transaction per batch.
+ */
+export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
+  const { db, dialect, service, protocol } = props;
+  const pull = protocol.pull!;
+  const bounds = new Map<string, Cursor | null>();
+  const targets = new Map(props.targets.map((t) => [t.node.name, t]));
+  await Promise.all(
+    props.targets.map(async (target) => {
+      const status = await props.requests.add(() => target.transport.get(pull.statusPath));
+      if (!status.ok) {
+        target.outcome.error = status.error;
+        return;
+      }
+      const last = status.body.lastProcessedId;
+      target.outcome.lastProcessedId = last ?? null;
+      if (last === null || last === undefined) return;
+      bounds.set(target.node.name, await readRecordKey(db, dialect, service, protocol, last));
+    }),
+  );
+  if (bounds.size === 0) return;
+
+  await runNodeStreams({
+    nodes: [...bounds.keys()],
+    batchSize: protocol.batchSize,
+    ...(props.signal && { signal: props.signal }),
+    idOf: (row) => row[protocol.id],
+    read: (after, nodes) =>
+      readPullCandidates(db, dialect, service, protocol, {
+        after,
+        bounds: new Map(nodes.map((n) => [n, bounds.get(n) ?? null])),
+        limit: protocol.batchSize,
+      }),
+    send: async (nodeName, batch) => {
+      const target = targets.get(nodeName)!;
+      const ids = batch.map((row) => row[protocol.id]);
+      const answer = await props.requests.add(() =>
+        target.transport.post(pull.path, { service: service.name, protocol: protocol.name, ids }),
+      );
+      const at = new Date();
+      const event = { stage: 'pull' as const, service: service.name, protocol: protocol.name, node: nodeName };
+      if (!answer.ok) {
+        await markPullRequestFailed(db, dialect, protocol, ids, at, answer.error);
+        target.outcome.failed += ids.length;
+        target.outcome.error = answer.error;
+        props.onBatch?.({ ...event, records: ids.length, ok: false, error: answer.error });
+        return false;
+      }
+      const matched = matchResults(batch, protocol.id, answer.body.results);
+      await db.transaction().execute((trx) => storePullResults(trx, dialect, service.name, protocol, matched, props.columnTypes, at));
+      target.outcome.pulled += matched.succeeded.length;
+      target.outcome.failed += matched.failed.length;
+      target.outcome.notReady += ids.length - matched.succeeded.length - matched.failed.length;
+      props.onBatch?.({ ...event, records: matched.succeeded.length + matched.failed.length, ok: true });
+      return true;
+    },
+  });
+}

@@ -1,0 +1,40 @@
+import { sql } from 'kysely';
+import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { Db, Row } from '../config/service-config.js';
+import type { DialectName } from '../db/database-url.js';
+import { toDbTime } from '../db/db-values.js';
+import { recordSource, type Cursor } from '../db/record-source.js';
+
+export interface PendingBatchQuery {
+  after: Cursor | null;
+  /** Only records whose entity is on one of these nodes. */
+  nodes: string[];
+  limit: number;
+  /** For `settleMs`: only records whose sort value is older than this. */
+  settledBefore?: Date;
+}
+
+/**
+ * The next `limit` records not yet delivered (push_success NULL: never
+ * pushed, or the last try failed and is to be retried; dead ones are FALSE),
+ * in `(sort, id)` order after the cursor, of entities on the given nodes.
+ * One query per batch, a range of the `(push_success, sort, id)` index.
+ */
+export async function readPendingBatch(
+  db: Db,
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  query: PendingBatchQuery,
+): Promise<Row[]> {
+  const source = recordSource(dialect, service, protocol);
+  const conditions = [sql`r.${sql.ref(protocol.flags.pushSuccess)} is null`, sql`${source.node} in (${sql.join(query.nodes)})`];
+  if (query.after) conditions.push(source.after(query.after));
+  if (query.settledBefore) conditions.push(sql`r.${sql.ref(protocol.sort)} < ${toDbTime(dialect, query.settledBefore)}`);
+  const { rows } = await sql<Row>`
+    select ${source.columns} from ${source.from}
+    where ${sql.join(conditions, sql` and `)}
+    order by ${source.orderBy}
+    limit ${query.limit}`.execute(db);
+  return rows;
+}

@@ -1,0 +1,23 @@
+import type { Row } from '../config/service-config.js';
+
+/**
+ * A record as the node contract sends it: columns as the driver returns
+ * them, but dates as ISO 8601 strings, 64-bit integers that do not fit a
+ * JSON number as strings, binary as base64; the given columns (flags, the
+ * master's own) left out.
+ */
+export function toWireRecord(row: Row, omitted: ReadonlySet<string>): Row {
+  const record: Row = {};
+  for (const [column, value] of Object.entries(row)) {
+    if (!omitted.has(column)) record[column] = toWireValue(value);
+  }
+  return record;
+}
+
+function toWireValue(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  return value;
+}

@@ -1,0 +1,64 @@
+import { sql } from 'kysely';
+import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { Db } from '../config/service-config.js';
+import type { DialectName } from '../db/database-url.js';
+import { toCount } from '../db/db-values.js';
+import { recordStates } from './record-states.js';
+
+export interface RecordCounts {
+  pending: number;
+  failed: number;
+  processed: number;
+}
+
+export const zeroCounts = (): RecordCounts => ({ pending: 0, failed: 0, processed: 0 });
+
+export function addCounts(into: RecordCounts, more: RecordCounts): void {
+  into.pending += more.pending;
+  into.failed += more.failed;
+  into.processed += more.processed;
+}
+
+/** Which records to count, and how to group them. */
+export type CountScope = { byNode: true } | { entity: string } | { whole: true };
+
+/**
+ * Counts one protocol's records by state with one GROUP BY query in the
+ * database, never by loading rows. Each record is joined to its entity for
+ * the node (pending needs an assigned entity). Returns counts per node name
+ * (`byNode`), or under the key '' for the other scopes.
+ */
+export async function countRecords(
+  db: Db,
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  scope: CountScope,
+): Promise<Map<string, RecordCounts>> {
+  const { processed, failed } = recordStates(protocol, dialect);
+  const { entity } = service;
+  const selfEntity = protocol.entityRef === undefined;
+  const node = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
+  const from = selfEntity
+    ? sql`${sql.table(protocol.table)} r`
+    : sql`${sql.table(protocol.table)} r left join ${sql.table(entity.table)} e on e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
+  const where =
+    'byNode' in scope
+      ? sql`where ${node} is not null`
+      : 'entity' in scope
+        ? sql`where r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${scope.entity}`
+        : sql``;
+  const key = 'byNode' in scope ? sql`${node}` : sql`''`;
+  const group = 'byNode' in scope ? sql`group by ${node}` : sql``;
+  const { rows } = await sql<{ node: string; processed: unknown; failed: unknown; pending: unknown }>`
+    select ${key} as node,
+      sum(case when ${processed} then 1 else 0 end) as processed,
+      sum(case when ${processed} then 0 when ${failed} then 1 else 0 end) as failed,
+      sum(case when ${processed} then 0 when ${failed} then 0 when ${node} is null then 0 else 1 end) as pending
+    from ${from} ${where} ${group}`.execute(db);
+  const counts = new Map<string, RecordCounts>();
+  for (const row of rows) {
+    counts.set(String(row.node), { processed: toCount(row.processed), failed: toCount(row.failed), pending: toCount(row.pending) });
+  }
+  return counts;
+}
