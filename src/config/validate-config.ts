@@ -248,10 +248,11 @@ function checkSharedFlags(check: Checker, protocol: ResolvedProtocol, path: stri
   }
   // One line per clashing protocol: usually all seven default columns clash at once (same protocol name).
   for (const [owner, columns] of clashes) {
+    const one = columns.length === 1;
     check.add(
       `${path}.flags`,
-      `${columns.length === 1 ? 'column' : 'columns'} ${columns.join(', ')} of table "${protocol.table}" already ${columns.length === 1 ? 'holds' : 'hold'} the flags of ${owner}; ` +
-        'rename this protocol or name its flags',
+      `${one ? 'column' : 'columns'} ${columns.join(', ')} of table "${protocol.table}" already ${one ? 'holds' : 'hold'} ` +
+        `the flags of ${owner}; rename this protocol or name its flags`,
     );
   }
   for (const flag of FLAG_NAMES) {
