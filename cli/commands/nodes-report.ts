@@ -1,5 +1,6 @@
-import { nodeReport } from '../../src/report/node-report.js';
+import { nodeReport, type NodeReportRow } from '../../src/report/node-report.js';
 import type { Command } from '../command.js';
+import type { Output } from '../output.js';
 
 export const nodesReportCommand: Command = {
   name: 'nodes',
@@ -12,10 +13,14 @@ export const nodesReportCommand: Command = {
       ctx.out.document(rows);
       return 0;
     }
-    ctx.out.table(
-      ['name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed'],
-      rows.map((r) => [r.name, r.url, r.services.join(','), r.entities, r.weight, r.pending, r.failed, r.processed]),
-    );
+    renderNodeReport(ctx.out, rows);
     return 0;
   },
 };
+
+export function renderNodeReport(out: Output, rows: NodeReportRow[]): void {
+  out.table(
+    ['name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed'],
+    rows.map((r) => [r.name, r.url, r.services.join(','), r.entities, r.weight, r.pending, r.failed, r.processed]),
+  );
+}

@@ -1,5 +1,6 @@
-import { serviceReport } from '../../src/report/service-report.js';
+import { serviceReport, type ServiceReportRow } from '../../src/report/service-report.js';
 import type { Command } from '../command.js';
+import type { Output } from '../output.js';
 
 export const servicesReportCommand: Command = {
   name: 'services',
@@ -12,10 +13,14 @@ export const servicesReportCommand: Command = {
       ctx.out.document(rows);
       return 0;
     }
-    ctx.out.table(
-      ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'],
-      rows.map((r) => [r.service, r.nodes, r.entities, r.unassigned, r.pending, r.failed, r.processed]),
-    );
+    renderServiceReport(ctx.out, rows);
     return 0;
   },
 };
+
+export function renderServiceReport(out: Output, rows: ServiceReportRow[]): void {
+  out.table(
+    ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'],
+    rows.map((r) => [r.service, r.nodes, r.entities, r.unassigned, r.pending, r.failed, r.processed]),
+  );
+}

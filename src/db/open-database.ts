@@ -29,6 +29,13 @@ export async function openDatabase(url: string | undefined): Promise<Database> {
   };
 }
 
+// PostgreSQL returns 64-bit integers (count(*), bigint ids) as strings; the node
+// contract wants numbers where they fit and strings only where they do not.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => {
+  const number = Number(value);
+  return Number.isSafeInteger(number) ? number : value;
+});
+
 function createDialect(target: DatabaseTarget): Dialect {
   switch (target.dialect) {
     case 'sqlite': {

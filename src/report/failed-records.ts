@@ -1,0 +1,56 @@
+import { sql } from 'kysely';
+import type { MeshConfig } from '../config/mesh-config.js';
+import type { Row } from '../config/service-config.js';
+import type { Database } from '../db/open-database.js';
+import { NODE_ALIAS, recordSource } from '../db/record-source.js';
+import { recordStates } from './record-states.js';
+
+export interface FailedRecord {
+  service: string;
+  protocol: string;
+  id: unknown;
+  node: string | null;
+  /** `dead`: gave up after maxAttempts, waits for `mesh retry`; `push`/`pull`: the last try failed. */
+  state: 'dead' | 'push' | 'pull';
+  attempts: number;
+  error: string | null;
+}
+
+/** `mesh failed`: the failed records, oldest first, at most `limit` per protocol. Reads only. */
+export async function failedRecords(
+  database: Database,
+  config: MeshConfig,
+  options: { service?: string; node?: string; limit: number },
+): Promise<FailedRecord[]> {
+  const found: FailedRecord[] = [];
+  for (const service of config.services.filter((s) => options.service === undefined || s.name === options.service)) {
+    for (const protocol of service.protocols) {
+      const source = recordSource(database.dialect, service, protocol);
+      const { failed } = recordStates(protocol, database.dialect);
+      const { flags } = protocol;
+      const conditions = [failed];
+      if (options.node !== undefined) conditions.push(sql`${source.node} = ${options.node}`);
+      const { rows } = await sql<Row>`
+        select ${source.columns} from ${source.from}
+        where ${sql.join(conditions, sql` and `)}
+        order by ${source.orderBy}
+        limit ${options.limit}`.execute(database.db);
+      for (const row of rows) {
+        const pushSuccess = row[flags.pushSuccess];
+        // FALSE comes back as false (PostgreSQL) or 0 (MySQL, SQLite).
+        const dead = pushSuccess === false || pushSuccess === 0;
+        const pushFailed = pushSuccess === null || pushSuccess === undefined;
+        found.push({
+          service: service.name,
+          protocol: protocol.name,
+          id: row[protocol.id],
+          node: (row[NODE_ALIAS] as string | null) ?? null,
+          state: dead ? 'dead' : pushFailed ? 'push' : 'pull',
+          attempts: Number(row[flags.pushAttempts] ?? 0),
+          error: ((dead || pushFailed ? row[flags.pushError] : row[flags.pullError]) as string | null) ?? null,
+        });
+      }
+    }
+  }
+  return found;
+}
