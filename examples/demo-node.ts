@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMicroNode, type MicroProtocol, type MicroRecord, type MicroResult } from '../src/micro/index.js';
+
+/**
+ * A runnable node for the demo and the tests. Configured by environment:
+ * PORT (0 = any free port), HOST (127.0.0.1), API_KEY, DATA_FILE,
+ * PROTOCOLS (comma-separated names), PROCESS_DELAY_MS (per record).
+ * Prints `listening <port>` once it accepts requests.
+ */
+async function main(): Promise<void> {
+  const port = integerFromEnv('PORT', 0);
+  const delayMs = integerFromEnv('PROCESS_DELAY_MS', 0);
+  const names = (process.env.PROTOCOLS ?? 'deliveries')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+
+  const processRecord = async (record: MicroRecord): Promise<MicroResult> => {
+    if (delayMs > 0) await sleep(delayMs);
+    if (typeof record.subject === 'string' && record.subject.includes('FAIL')) throw new Error('unparseable record');
+    return { hash: createHash('sha256').update(JSON.stringify(record)).digest('hex') };
+  };
+  const protocols: Record<string, MicroProtocol> = Object.fromEntries(names.map((name) => [name, { process: processRecord }]));
+
+  const node = createMicroNode({
+    apiKey: process.env.API_KEY,
+    dataFile: process.env.DATA_FILE ?? './demo-node.db',
+    protocols,
+  });
+  const shutdown = (): void => {
+    // A record stuck in processing must not keep a stopped node alive forever.
+    setTimeout(() => process.exit(1), 10_000).unref();
+    node.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  // Installed before the `listening` line: a supervisor may signal the moment it reads it.
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+
+  const address = await node.listen(port, process.env.HOST ?? '127.0.0.1');
+  process.stdout.write(`listening ${address.port}\n`);
+}
+
+function integerFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer (got "${raw}")`);
+  return value;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

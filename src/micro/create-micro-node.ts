@@ -1,0 +1,142 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { MicroProtocol } from './micro-protocol.js';
+import { buildMicroRoutes, createMicroHandler } from './micro-routes.js';
+import { MicroStore } from './micro-store.js';
+import { MicroWorker } from './micro-worker.js';
+
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export interface MicroNodeTlsOptions {
+  /** PEM private key (contents, not a path). */
+  key: string | Buffer;
+  /** PEM certificate chain (contents, not a path). */
+  cert: string | Buffer;
+}
+
+export interface MicroNodeOptions {
+  /** Every request must carry `Authorization: Bearer <apiKey>`; required. */
+  apiKey: string | undefined;
+  /** SQLite file holding received records and their outcomes; created when missing. */
+  dataFile: string;
+  /** The protocols this node serves, by name. */
+  protocols: Record<string, MicroProtocol>;
+  /** Largest request body accepted; 64 MB when left out. */
+  maxBodyBytes?: number;
+  /** Serve https with this key and certificate instead of http. */
+  tls?: MicroNodeTlsOptions;
+  /** Failures outside any request (the store failing under a worker); `console.error` when left out. */
+  onError?: (error: Error) => void;
+}
+
+export interface MicroNodeAddress {
+  port: number;
+  host: string;
+  /** Base URL for the master's `nodes.config.ts`. */
+  url: string;
+}
+
+export interface MicroNode {
+  /** Starts the workers, then listens; `port` 0 (the default) picks a free port. */
+  listen(port?: number, host?: string): Promise<MicroNodeAddress>;
+  /** Stops taking requests, lets the record in progress finish, then closes the data file. */
+  close(): Promise<void>;
+}
+
+/**
+ * A node that follows the node contract: it stores pushed records durably,
+ * processes them in the order received, and answers status and pull.
+ *
+ * @example
+ * const node = createMicroNode({
+ *   apiKey: process.env.API_KEY,
+ *   dataFile: './node-data.db',
+ *   protocols: { deliveries: { process: async (record) => ({ hash: hashOf(record) }) } },
+ * });
+ * const { port } = await node.listen(3001, '127.0.0.1');
+ */
+export function createMicroNode(options: MicroNodeOptions): MicroNode {
+  const { apiKey, dataFile, protocols } = options;
+  if (apiKey === undefined || apiKey === '') throw new Error('createMicroNode: apiKey is required (is its environment variable set?)');
+  validateProtocols(protocols);
+  const routes = buildMicroRoutes(protocols);
+  const onError = options.onError ?? ((error: Error) => console.error(error));
+
+  const store = new MicroStore({ file: dataFile });
+  const workers = new Map(
+    Object.entries(protocols).map(([protocol, handler]) => [protocol, new MicroWorker({ protocol, handler, store, onError })]),
+  );
+
+  const listener = createMicroHandler({
+    apiKey,
+    routes,
+    store,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    onStored: (protocol) => workers.get(protocol)?.wake(),
+  });
+  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, listener) : http.createServer(listener);
+
+  let closing: Promise<void> | undefined;
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    // A keep-alive connection that finishes its request while the node closes
+    // would otherwise hold server.close() open until the client lets go.
+    res.on('finish', () => {
+      if (closing !== undefined) setImmediate(() => server.closeIdleConnections());
+    });
+  });
+
+  return {
+    async listen(port = 0, host = '127.0.0.1') {
+      if (closing !== undefined) throw new Error('micro node is closed');
+      if (server.listening) throw new Error('micro node is already listening');
+      for (const worker of workers.values()) worker.start();
+      await new Promise<void>((resolve, reject) => {
+        const fail = (error: Error): void => reject(error);
+        server.once('error', fail);
+        server.listen(port, host, () => {
+          server.off('error', fail);
+          resolve();
+        });
+      });
+      if (closing !== undefined) {
+        // close() ran while the port was being bound and found nothing listening yet.
+        server.close();
+        throw new Error('micro node was closed while it started listening');
+      }
+      const address = server.address() as AddressInfo;
+      const scheme = options.tls ? 'https' : 'http';
+      const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { port: address.port, host: address.address, url: `${scheme}://${urlHost}:${address.port}` };
+    },
+
+    close() {
+      closing ??= (async () => {
+        // Workers stop taking records at once; a push still in flight is stored and waits for the next start.
+        const stopped = Promise.all([...workers.values()].map((worker) => worker.stop()));
+        if (server.listening) {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          await closed;
+        }
+        await stopped;
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function validateProtocols(protocols: Record<string, MicroProtocol>): void {
+  const entries = Object.entries(protocols);
+  if (entries.length === 0) throw new Error('createMicroNode: protocols must name at least one protocol');
+  for (const [name, protocol] of entries) {
+    const single = typeof protocol.process === 'function';
+    const batch = typeof protocol.processBatch === 'function';
+    if (single === batch) throw new Error(`createMicroNode: protocols.${name} needs process or processBatch (exactly one)`);
+    const { batchSize } = protocol;
+    if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) {
+      throw new Error(`createMicroNode: protocols.${name}.batchSize must be a positive integer`);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isAuthorized, MicroHttpError, parseJsonObject, readBody, sendJson } from './micro-http.js';
+import { isMicroRecordId, resolveMicroPaths, type MicroProtocol, type MicroRecord, type MicroRecordId } from './micro-protocol.js';
+import type { MicroStore } from './micro-store.js';
+
+export type MicroEndpoint = 'push' | 'status' | 'pull';
+
+export interface MicroRoute {
+  protocol: string;
+  endpoint: MicroEndpoint;
+  method: 'GET' | 'POST';
+}
+
+const METHODS: Record<MicroEndpoint, 'GET' | 'POST'> = { push: 'POST', status: 'GET', pull: 'POST' };
+
+/** Maps every path to its protocol and endpoint; two endpoints on one path is a mistake in the options. */
+export function buildMicroRoutes(protocols: Record<string, MicroProtocol>): Map<string, MicroRoute> {
+  const routes = new Map<string, MicroRoute>();
+  for (const [protocol, handler] of Object.entries(protocols)) {
+    const paths = resolveMicroPaths(protocol, handler.paths);
+    for (const endpoint of ['push', 'status', 'pull'] as const) {
+      const path = paths[endpoint];
+      if (!path.startsWith('/')) throw new Error(`protocols.${protocol}.paths.${endpoint} must start with "/" (got "${path}")`);
+      const taken = routes.get(path);
+      if (taken !== undefined) {
+        throw new Error(`protocols.${protocol}.paths.${endpoint} "${path}" is already the ${taken.endpoint} path of ${taken.protocol}`);
+      }
+      routes.set(path, { protocol, endpoint, method: METHODS[endpoint] });
+    }
+  }
+  return routes;
+}
+
+export interface MicroHandlerProps {
+  apiKey: string;
+  routes: Map<string, MicroRoute>;
+  store: MicroStore;
+  /** Called after a push stored new records of a protocol. */
+  onStored(protocol: string): void;
+  maxBodyBytes: number;
+}
+
+/** The node's request listener: authorization, routing, then one of the three contract endpoints. */
+export function createMicroHandler(props: MicroHandlerProps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    handle(props, req, res).catch((error: unknown) => {
+      const refused = error instanceof MicroHttpError ? error : undefined;
+      const statusCode = refused?.statusCode ?? 500;
+      const message = error instanceof Error ? error.message : String(error);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      sendJson(res, statusCode, { status: 'error', message }, refused?.headers);
+    });
+  };
+}
+
+async function handle(props: MicroHandlerProps, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // Authorization comes first so a caller without the key learns nothing, not even which paths exist.
+  if (!isAuthorized(req, props.apiKey)) throw new MicroHttpError(401, 'missing or wrong API key');
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const route = props.routes.get(path);
+  if (route === undefined) throw new MicroHttpError(404, `no endpoint at ${path}`);
+  if (req.method !== route.method) {
+    throw new MicroHttpError(405, `${path} accepts ${route.method}, not ${req.method ?? 'no method'}`, { allow: route.method });
+  }
+  const { store } = props;
+  switch (route.endpoint) {
+    case 'status':
+      sendJson(res, 200, { status: 'success', lastProcessedId: store.lastProcessedId(route.protocol) });
+      return;
+    case 'push': {
+      const records = pushedRecords(parseJsonObject(await readBody(req, props.maxBodyBytes)));
+      const stored = store.insert(route.protocol, records);
+      if (stored > 0) props.onStored(route.protocol);
+      sendJson(res, 200, { status: 'success', stored });
+      return;
+    }
+    case 'pull': {
+      const ids = pulledIds(parseJsonObject(await readBody(req, props.maxBodyBytes)));
+      sendJson(res, 200, { status: 'success', results: store.results(route.protocol, ids) });
+      return;
+    }
+  }
+}
+
+function pushedRecords(body: Record<string, unknown>): MicroRecord[] {
+  const { records } = body;
+  if (!Array.isArray(records)) throw new MicroHttpError(400, 'records must be an array');
+  // The batch is all or nothing: one bad record refuses it before anything is stored.
+  records.forEach((record: unknown, index) => {
+    if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+      throw new MicroHttpError(400, `records[${index}] must be an object`);
+    }
+    if (!isMicroRecordId((record as { id?: unknown }).id)) {
+      throw new MicroHttpError(400, `records[${index}].id must be a number or a non-empty string`);
+    }
+  });
+  return records as MicroRecord[];
+}
+
+function pulledIds(body: Record<string, unknown>): MicroRecordId[] {
+  const { ids } = body;
+  if (!Array.isArray(ids)) throw new MicroHttpError(400, 'ids must be an array');
+  ids.forEach((id: unknown, index) => {
+    if (!isMicroRecordId(id)) throw new MicroHttpError(400, `ids[${index}] must be a number or a non-empty string`);
+  });
+  return ids as MicroRecordId[];
+}

@@ -1,0 +1,319 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeConfig } from '../../src/config/node-config.js';
+import { createHttpTransport } from '../../src/nodes/http-transport.js';
+import type { NodeTransport } from '../../src/nodes/node-transport.js';
+
+interface SeenRequest {
+  method: string | undefined;
+  url: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+interface TestServer {
+  url: string;
+  seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+async function startServer(handler: Handler, tls?: { key: Buffer; cert: Buffer }): Promise<TestServer> {
+  const seen: SeenRequest[] = [];
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+      handler(req, res, body);
+    });
+  };
+  const server = tls ? https.createServer(tls, listener) : http.createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function nodeConfig(url: string, extra: Partial<NodeConfig> = {}): NodeConfig {
+  return { name: 'n1', url, apiKey: 'secret-key-123', services: {}, ...extra };
+}
+
+describe('createHttpTransport', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  const open = (node: NodeConfig): NodeTransport => {
+    const transport = createHttpTransport(node);
+    cleanups.push(() => transport.close());
+    return transport;
+  };
+  const serve = async (handler: Handler, tls?: { key: Buffer; cert: Buffer }): Promise<TestServer> => {
+    const server = await startServer(handler, tls);
+    cleanups.push(() => server.close());
+    return server;
+  };
+
+  afterEach(async () => {
+    // Transports first: a pool closes only once its requests are done.
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+
+  it('returns the body of a success answer and sends the contract headers', async () => {
+    const server = await serve((_req, res) => json(res, 200, { status: 'success', lastProcessedId: 17 }));
+    const transport = open(nodeConfig(server.url));
+
+    const answer = await transport.post('/api/1.0/deliveries/push.json', { records: [{ id: 1 }] });
+
+    expect(answer).toEqual({ ok: true, body: { status: 'success', lastProcessedId: 17 } });
+    expect(server.seen).toHaveLength(1);
+    const [request] = server.seen;
+    expect(request?.method).toBe('POST');
+    expect(request?.url).toBe('/api/1.0/deliveries/push.json');
+    expect(request?.headers.authorization).toBe('Bearer secret-key-123');
+    expect(request?.headers['content-type']).toBe('application/json');
+    expect(request?.headers.accept).toBe('application/json');
+    expect(JSON.parse(request?.body ?? '')).toEqual({ records: [{ id: 1 }] });
+  });
+
+  it('sends GET without a body', async () => {
+    const server = await serve((_req, res) => json(res, 200, { status: 'success', lastProcessedId: null }));
+    const transport = open(nodeConfig(server.url));
+
+    const answer = await transport.get('/api/1.0/deliveries/status.json');
+
+    expect(answer).toEqual({ ok: true, body: { status: 'success', lastProcessedId: null } });
+    expect(server.seen[0]?.method).toBe('GET');
+    expect(server.seen[0]?.body).toBe('');
+    expect(server.seen[0]?.headers.authorization).toBe('Bearer secret-key-123');
+  });
+
+  it('joins the base path of the node url with the call path', async () => {
+    const server = await serve((_req, res) => json(res, 200, { status: 'success' }));
+    const withPrefix = open(nodeConfig(`${server.url}/prefix`));
+    const withSlash = open(nodeConfig(`${server.url}/prefix/v2/`));
+
+    expect((await withPrefix.get('/api/1.0/x/status.json')).ok).toBe(true);
+    expect((await withSlash.get('api/1.0/x/status.json')).ok).toBe(true);
+
+    expect(server.seen.map((r) => r.url)).toEqual(['/prefix/api/1.0/x/status.json', '/prefix/v2/api/1.0/x/status.json']);
+  });
+
+  it('reports 401 with its body', async () => {
+    const server = await serve((_req, res) => json(res, 401, { status: 'error', message: 'unauthorized' }));
+    const transport = open(nodeConfig(server.url));
+
+    const answer = await transport.get('/s');
+
+    expect(answer).toEqual({ ok: false, error: 'HTTP 401: {"status":"error","message":"unauthorized"}' });
+  });
+
+  it('truncates the body of a 500 to 500 characters', async () => {
+    const long = `${'a'.repeat(499)}bc${'d'.repeat(2000)}`;
+    const server = await serve((_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(long);
+    });
+    const transport = open(nodeConfig(server.url));
+
+    const answer = await transport.post('/p', {});
+
+    expect(answer).toEqual({ ok: false, error: `HTTP 500: ${'a'.repeat(499)}b` });
+  });
+
+  it('counts characters, not UTF-16 units, when truncating', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(500);
+      res.end('😀'.repeat(600));
+    });
+    const transport = open(nodeConfig(server.url));
+
+    const answer = await transport.post('/p', {});
+
+    expect(answer).toEqual({ ok: false, error: `HTTP 500: ${'😀'.repeat(500)}` });
+  });
+
+  it('treats a 200 with a body that is not JSON as a failure', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>maintenance</html>');
+    });
+    const transport = open(nodeConfig(server.url));
+
+    expect(await transport.get('/s')).toEqual({ ok: false, error: 'HTTP 200: <html>maintenance</html>' });
+  });
+
+  it('treats a 200 with a JSON status other than success as a failure', async () => {
+    const server = await serve((_req, res) => json(res, 200, { status: 'error', message: 'disk full' }));
+    const transport = open(nodeConfig(server.url));
+
+    expect(await transport.post('/p', {})).toEqual({
+      ok: false,
+      error: 'HTTP 200: {"status":"error","message":"disk full"}',
+    });
+  });
+
+  it('treats a 201 success as success and a 302 success as a failure', async () => {
+    let status = 201;
+    const server = await serve((_req, res) => json(res, status, { status: 'success' }));
+    const transport = open(nodeConfig(server.url));
+
+    expect((await transport.post('/p', {})).ok).toBe(true);
+    status = 302;
+    expect(await transport.post('/p', {})).toEqual({ ok: false, error: 'HTTP 302: {"status":"success"}' });
+  });
+
+  it('reports a refused connection with the network error message', async () => {
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const transport = open(nodeConfig(`http://127.0.0.1:${port}`));
+
+    expect(await transport.post('/p', { records: [] })).toEqual({
+      ok: false,
+      error: `connect ECONNREFUSED 127.0.0.1:${port}`,
+    });
+  });
+
+  it('times out a node that never answers', async () => {
+    const server = await serve(() => {
+      // Never answers.
+    });
+    const transport = open(nodeConfig(server.url, { timeoutMs: 200 }));
+
+    const started = Date.now();
+    const answer = await transport.post('/p', {});
+    const elapsed = Date.now() - started;
+
+    expect(answer).toEqual({ ok: false, error: 'timed out after 200 ms' });
+    expect(elapsed).toBeGreaterThanOrEqual(190);
+    expect(elapsed).toBeLessThan(900);
+  });
+
+  it('times out a body that trickles in for longer than timeoutMs', async () => {
+    const server = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"status":"success","pad":"');
+      // Each chunk arrives well inside timeoutMs; only the whole answer is too slow.
+      const timer = setInterval(() => res.write('x'), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    const transport = open(nodeConfig(server.url, { timeoutMs: 300 }));
+
+    const started = Date.now();
+    const answer = await transport.get('/s');
+
+    expect(answer).toEqual({ ok: false, error: 'timed out after 300 ms' });
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('never puts the API key in an error text, even when the node echoes it', async () => {
+    const server = await serve((req, res) => {
+      res.writeHead(403);
+      res.end(`rejected ${req.headers.authorization ?? ''}`);
+    });
+    const transport = open(nodeConfig(server.url));
+
+    const answer = await transport.get('/s');
+
+    expect(answer.ok).toBe(false);
+    if (answer.ok) return;
+    expect(answer.error).toBe('HTTP 403: rejected Bearer ***');
+    expect(answer.error).not.toContain('secret-key-123');
+  });
+
+  it('reuses one keep-alive connection for successive calls', async () => {
+    const server = await serve((_req, res) => json(res, 200, { status: 'success' }));
+    const transport = open(nodeConfig(server.url));
+
+    await transport.get('/a');
+    await transport.get('/b');
+    await transport.post('/c', {});
+
+    expect(server.seen.map((r) => r.headers.connection)).toEqual(['keep-alive', 'keep-alive', 'keep-alive']);
+  });
+
+  it('reports a call after close instead of throwing', async () => {
+    const server = await serve((_req, res) => json(res, 200, { status: 'success' }));
+    const transport = createHttpTransport(nodeConfig(server.url));
+    await transport.close();
+
+    const answer = await transport.get('/s');
+
+    expect(answer.ok).toBe(false);
+  });
+
+  describe('https with a private CA', () => {
+    let dir: string;
+    let tls: { key: Buffer; cert: Buffer };
+    let caFile: string;
+
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'workmesh-tls-'));
+      caFile = join(dir, 'ca.pem');
+      const keyFile = join(dir, 'key.pem');
+      // A self-signed certificate is its own CA: trusting it is what `tls.ca` is for.
+      execFileSync(
+        'openssl',
+        [
+          'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+          '-keyout', keyFile, '-out', caFile,
+          '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      tls = { key: readFileSync(keyFile), cert: readFileSync(caFile) };
+    });
+
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('trusts the node certificate through tls.ca', async () => {
+      const server = await serve((_req, res) => json(res, 200, { status: 'success', over: 'tls' }), tls);
+      const transport = open(nodeConfig(server.url, { tls: { ca: caFile } }));
+
+      expect(await transport.get('/s')).toEqual({ ok: true, body: { status: 'success', over: 'tls' } });
+      expect(server.seen[0]?.headers.authorization).toBe('Bearer secret-key-123');
+    });
+
+    it('rejects the same certificate without the CA', async () => {
+      const server = await serve((_req, res) => json(res, 200, { status: 'success' }), tls);
+      const transport = open(nodeConfig(server.url));
+
+      const answer = await transport.get('/s');
+
+      expect(answer.ok).toBe(false);
+      if (answer.ok) return;
+      expect(answer.error).toMatch(/self[- ]signed certificate/);
+      expect(server.seen).toHaveLength(0);
+    });
+
+    it('reports a CA file that cannot be read on every call', async () => {
+      const transport = open(nodeConfig('https://127.0.0.1:1', { tls: { ca: join(dir, 'missing.pem') } }));
+
+      const answer = await transport.get('/s');
+
+      expect(answer.ok).toBe(false);
+      if (answer.ok) return;
+      expect(answer.error).toContain(`cannot read CA file ${join(dir, 'missing.pem')}`);
+    });
+  });
+});
