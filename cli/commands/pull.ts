@@ -2,6 +2,7 @@ import { pullRecords } from '../../src/pull/pull-records.js';
 import type { Command } from '../command.js';
 import { concurrencyOption } from '../numeric-options.js';
 import { ProgressLine } from '../progress.js';
+import { stopOnSignals } from '../stop-signal.js';
 
 export const pullCommand: Command = {
   name: 'pull',
@@ -11,12 +12,14 @@ export const pullCommand: Command = {
     const config = await ctx.config();
     const database = await ctx.database();
     const progress = new ProgressLine({ out: ctx.out, label: 'pull' });
+    const stop = stopOnSignals();
     const summary = await pullRecords(database, config, {
+      signal: stop.signal,
       ...(ctx.options.service !== undefined && { service: ctx.options.service }),
       ...(ctx.options.node !== undefined && { node: ctx.options.node }),
       concurrency: concurrencyOption(ctx),
       onBatch: progress.onBatch,
-    });
+    }).finally(() => stop.release());
     progress.end();
     if (ctx.out.json) ctx.out.document(summary);
     else {

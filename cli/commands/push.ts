@@ -2,6 +2,7 @@ import { pushRecords } from '../../src/push/push-records.js';
 import type { Command } from '../command.js';
 import { concurrencyOption } from '../numeric-options.js';
 import { ProgressLine } from '../progress.js';
+import { stopOnSignals } from '../stop-signal.js';
 
 export const pushCommand: Command = {
   name: 'push',
@@ -11,12 +12,14 @@ export const pushCommand: Command = {
     const config = await ctx.config();
     const database = await ctx.database();
     const progress = new ProgressLine({ out: ctx.out, label: 'push' });
+    const stop = stopOnSignals();
     const summary = await pushRecords(database, config, {
+      signal: stop.signal,
       ...(ctx.options.service !== undefined && { service: ctx.options.service }),
       ...(ctx.options.node !== undefined && { node: ctx.options.node }),
       concurrency: concurrencyOption(ctx),
       onBatch: progress.onBatch,
-    });
+    }).finally(() => stop.release());
     progress.end();
     if (ctx.out.json) ctx.out.document(summary);
     else {

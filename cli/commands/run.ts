@@ -4,6 +4,7 @@ import { pullRecords } from '../../src/pull/pull-records.js';
 import { pushRecords } from '../../src/push/push-records.js';
 import { UsageError, type Command } from '../command.js';
 import { concurrencyOption, parseDuration } from '../numeric-options.js';
+import { stopOnSignals } from '../stop-signal.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -15,10 +16,7 @@ export const runCommand: Command = {
     const concurrency = concurrencyOption(ctx);
     const config = await ctx.config();
     const database = await ctx.database();
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    const stop = stopOnSignals();
     const totals = { cycles: 0, assigned: 0, pushed: 0, pulled: 0, failed: 0 };
     let lastCycleFailed = false;
     try {
@@ -46,8 +44,7 @@ export const runCommand: Command = {
         if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
       }
     } finally {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      stop.release();
     }
     if (ctx.out.json) ctx.out.document(totals);
     return lastCycleFailed ? 1 : 0;

@@ -16,6 +16,13 @@ export const TEST_SERVER_URLS: Record<Exclude<DialectName, 'sqlite'>, string | u
   postgres: process.env.WORKMESH_TEST_POSTGRES_URL,
 };
 
+if (process.env.WORKMESH_REQUIRE_SERVER_SUITES) {
+  const missing = Object.entries(TEST_SERVER_URLS).filter(([, url]) => url === undefined);
+  if (missing.length > 0) {
+    throw new Error(`WORKMESH_REQUIRE_SERVER_SUITES is set but ${missing.map(([d]) => `WORKMESH_TEST_${d.toUpperCase()}_URL`).join(' and ')} is not`);
+  }
+}
+
 /** Every dialect, with whether its server is configured; use with describe.skipIf. */
 export const DIALECTS: { name: DialectName; available: boolean }[] = [
   { name: 'sqlite', available: true },
