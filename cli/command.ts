@@ -33,8 +33,12 @@ export interface CommandContext {
   out: Output;
   /** Loads and validates the configuration; throws ConfigError (exit 2). */
   config(): Promise<MeshConfig>;
-  /** Opens the database from --db or WORKMESH_DB; throws UsageError on a bad URL (exit 2). Closed by mesh. */
-  database(): Promise<Database>;
+  /**
+   * Opens the database from --db or WORKMESH_DB (a bad URL: exit 2) and checks
+   * that `mesh migrate` prepared it for the configuration (else exit 2 with
+   * what is missing), unless `unchecked`. Closed by mesh.
+   */
+  database(options?: { unchecked?: boolean }): Promise<Database>;
 }
 
 export interface Command {

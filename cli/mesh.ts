@@ -3,6 +3,7 @@ import { ConfigError } from '../src/config/config-problem.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { UnknownNameError } from '../src/config/unknown-name-error.js';
 import type { MeshConfig } from '../src/config/mesh-config.js';
+import { SchemaNotReadyError, checkSchema } from '../src/db/check-schema.js';
 import { DatabaseUrlError } from '../src/db/database-url.js';
 import { openDatabase, type Database } from '../src/db/open-database.js';
 import { MoveRefused } from '../src/assign/move-entities.js';
@@ -53,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     let config: Promise<MeshConfig> | undefined;
+    let schemaChecked = false;
     const ctx: CommandContext = {
       options: parsed.options,
       positionals: parsed.positionals,
@@ -63,7 +65,15 @@ async function main(argv: string[]): Promise<number> {
           ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
           ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
         })),
-      database: async () => (database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB)),
+      database: async (options = {}) => {
+        const config = options.unchecked ? undefined : await ctx.config();
+        database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB);
+        if (config && !schemaChecked) {
+          await checkSchema(database, config);
+          schemaChecked = true;
+        }
+        return database;
+      },
     };
     return await command.run(ctx);
   } catch (error) {
@@ -72,7 +82,8 @@ async function main(argv: string[]): Promise<number> {
       error instanceof ConfigError ||
       error instanceof DatabaseUrlError ||
       error instanceof MoveRefused ||
-      error instanceof UnknownNameError
+      error instanceof UnknownNameError ||
+      error instanceof SchemaNotReadyError
     ) {
       out.error(`mesh: ${error.message}`);
       return 2;

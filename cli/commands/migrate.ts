@@ -7,7 +7,7 @@ export const migrateCommand: Command = {
   usage: 'mesh migrate [--dry-run]',
   async run(ctx) {
     const config = await ctx.config();
-    const database = await ctx.database();
+    const database = await ctx.database({ unchecked: true });
     const dryRun = Boolean(ctx.options['dry-run']);
     const result = await migrateDatabase(database, config, { dryRun });
     if (ctx.out.json) {

@@ -7,8 +7,12 @@ export interface TableSchema {
   indexes: string[][];
 }
 
-/** The columns and indexes of the named tables; a table that does not exist is absent from the map. */
-export async function readSchema(database: Database, tables: string[]): Promise<Map<string, TableSchema>> {
+/** The columns (and indexes, unless told not to) of the named tables; a table that does not exist is absent from the map. */
+export async function readSchema(
+  database: Database,
+  tables: string[],
+  options: { indexes: boolean } = { indexes: true },
+): Promise<Map<string, TableSchema>> {
   const wanted = new Set(tables);
   const found = new Map<string, TableSchema>();
   const introspected = await database.db.introspection.getTables();
@@ -16,7 +20,7 @@ export async function readSchema(database: Database, tables: string[]): Promise<
     if (!wanted.has(table.name)) continue;
     found.set(table.name, { columns: new Set(table.columns.map((c) => c.name)), indexes: [] });
   }
-  for (const [table, schema] of found) schema.indexes = await readIndexes(database, table);
+  if (options.indexes) for (const [table, schema] of found) schema.indexes = await readIndexes(database, table);
   return found;
 }
 
