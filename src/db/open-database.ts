@@ -1,7 +1,4 @@
-import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
-import { createPool } from 'mysql2';
-import pg from 'pg';
 import type { Db } from '../config/service-config.js';
 import { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
 
@@ -21,7 +18,7 @@ export interface Database {
  */
 export async function openDatabase(url: string | undefined): Promise<Database> {
   const target = parseDatabaseUrl(url);
-  const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: createDialect(target) });
+  const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: await createDialect(target) });
   return {
     db,
     dialect: target.dialect,
@@ -29,22 +26,18 @@ export async function openDatabase(url: string | undefined): Promise<Database> {
   };
 }
 
-// PostgreSQL returns 64-bit integers (count(*), bigint ids) as strings; the node
-// contract wants numbers where they fit and strings only where they do not.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => {
-  const number = Number(value);
-  return Number.isSafeInteger(number) ? number : value;
-});
-
-function createDialect(target: DatabaseTarget): Dialect {
+/** Each driver is loaded only when its dialect is used: a cron run pays for one. */
+async function createDialect(target: DatabaseTarget): Promise<Dialect> {
   switch (target.dialect) {
     case 'sqlite': {
+      const { default: BetterSqlite3 } = await import('better-sqlite3');
       const database = new BetterSqlite3(target.file);
       database.pragma('journal_mode = WAL');
       database.pragma('busy_timeout = 10000');
       return new SqliteDialect({ database });
     }
-    case 'mysql':
+    case 'mysql': {
+      const { createPool } = await import('mysql2');
       return new MysqlDialect({
         pool: createPool({
           uri: target.url.href,
@@ -56,9 +49,18 @@ function createDialect(target: DatabaseTarget): Dialect {
           dateStrings: false,
         }),
       });
-    case 'postgres':
+    }
+    case 'postgres': {
+      const { default: pg } = await import('pg');
+      // 64-bit integers (count(*), bigint ids) come back as strings; the node
+      // contract wants numbers where they fit and strings only where they do not.
+      pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => {
+        const number = Number(value);
+        return Number.isSafeInteger(number) ? number : value;
+      });
       return new PostgresDialect({
         pool: new pg.Pool({ connectionString: target.url.href, max: 8 }),
       });
+    }
   }
 }

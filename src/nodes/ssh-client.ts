@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import type { NodeConfig, NodeSshConfig } from '../config/node-config.js';
 
 export const DEFAULT_SSH_PORT = 22;
@@ -161,6 +161,8 @@ export class SshClient implements RemoteShell {
     let seenFingerprint: string | undefined;
     let mismatch = false;
     const expected = ssh.hostKey === undefined ? undefined : normaliseFingerprint(ssh.hostKey);
+    // Loaded on first use: only the SSH commands pay for ssh2's start-up.
+    const { NodeSSH } = await import('node-ssh');
     const client = new NodeSSH();
     try {
       await client.connect({
