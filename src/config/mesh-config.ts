@@ -30,6 +30,7 @@ const FLAG_SUFFIXES: Record<keyof FlagColumns, string> = {
   pushSuccess: 'push_success',
   pushError: 'push_error',
   pushAttempts: 'push_attempts',
+  pushNode: 'push_node',
   pullTime: 'pull_time',
   pullSuccess: 'pull_success',
   pullError: 'pull_error',

@@ -68,6 +68,8 @@ export interface FlagColumns {
   pushSuccess: string;
   pushError: string;
   pushAttempts: string;
+  /** The node a record was delivered to, so that its result is pulled from there even after its entity moved. */
+  pushNode: string;
   pullTime: string;
   pullSuccess: string;
   pullError: string;

@@ -15,6 +15,7 @@ export async function clearRecordFlags(db: Db, service: ResolvedService, entityI
       [flags.pushSuccess]: null,
       [flags.pushError]: null,
       [flags.pushAttempts]: 0,
+      [flags.pushNode]: null,
     };
     if (protocol.pull) Object.assign(cleared, { [flags.pullTime]: null, [flags.pullSuccess]: null, [flags.pullError]: null });
     await db

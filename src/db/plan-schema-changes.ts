@@ -21,6 +21,7 @@ const FLAG_KINDS: Record<FlagName, ColumnKind> = {
   pushSuccess: 'boolean',
   pushError: 'text',
   pushAttempts: 'counter',
+  pushNode: 'node',
   pullTime: 'time',
   pullSuccess: 'boolean',
   pullError: 'text',
@@ -93,7 +94,7 @@ export function planSchemaChanges(config: MeshConfig, dialect: DialectName, sche
 }
 
 function flagsOf(protocol: ResolvedProtocol): FlagName[] {
-  const push: FlagName[] = ['pushTime', 'pushSuccess', 'pushError', 'pushAttempts'];
+  const push: FlagName[] = ['pushTime', 'pushSuccess', 'pushError', 'pushAttempts', 'pushNode'];
   return protocol.pull ? [...push, 'pullTime', 'pullSuccess', 'pullError'] : push;
 }
 

@@ -22,7 +22,7 @@ export interface RecordSource {
   columns: RawBuilder<unknown>;
   /** `from` clause, with the join order forced where the planner would otherwise start from the entity table. */
   from: RawBuilder<unknown>;
-  /** The node column of the record's entity. */
+  /** The record's node: its entity's, or for `delivered` the node it was pushed to. */
   node: RawBuilder<unknown>;
   /** `(sort, id) > cursor`, in the form each dialect reads as an index range. */
   after(cursor: Cursor): RawBuilder<unknown>;
@@ -31,12 +31,26 @@ export interface RecordSource {
   orderBy: RawBuilder<unknown>;
 }
 
-export function recordSource(dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol): RecordSource {
+/**
+ * `entity`: a record belongs to its entity's current node (push, reports).
+ * `delivered`: to the node it was pushed to, falling back on its entity's
+ * for records pushed before that was recorded (pull: a result is fetched
+ * where the record went, even after its entity moved without --repush).
+ */
+export type NodeOfRecord = 'entity' | 'delivered';
+
+export function recordSource(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  nodeOf: NodeOfRecord = 'entity',
+): RecordSource {
   const { entity } = service;
   const sort = sql.ref(`r.${protocol.sort}`);
   const id = sql.ref(`r.${protocol.id}`);
   const selfEntity = protocol.entityRef === undefined;
-  const node = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
+  const entityNode = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
+  const node = nodeOf === 'entity' ? entityNode : sql`coalesce(r.${sql.ref(protocol.flags.pushNode)}, ${entityNode})`;
   // Dates come back from the servers rounded to milliseconds; the cursor keeps the exact text.
   const sortText = dialect === 'postgres' ? sql`cast(${sort} as text)` : dialect === 'mysql' ? sql`cast(${sort} as char)` : sort;
   const records = sql`${sql.table(protocol.table)} r`;

@@ -74,7 +74,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       const error = await props.requests.add(() => deliver(target, records));
       const at = new Date();
       if (error === undefined) {
-        await markPushed(db, dialect, protocol, ids, at);
+        await markPushed(db, dialect, protocol, ids, at, nodeName);
         target.outcome.pushed += ids.length;
       } else {
         await markPushFailed(db, dialect, protocol, ids, at, error);

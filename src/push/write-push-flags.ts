@@ -4,14 +4,22 @@ import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbBoolean, toDbTime } from '../db/db-values.js';
 
-/** Flags a delivered batch: one UPDATE for the whole batch. */
-export async function markPushed(db: Db, dialect: DialectName, protocol: ResolvedProtocol, ids: unknown[], at: Date): Promise<void> {
+/** Flags a batch delivered to `node`: one UPDATE for the whole batch. */
+export async function markPushed(
+  db: Db,
+  dialect: DialectName,
+  protocol: ResolvedProtocol,
+  ids: unknown[],
+  at: Date,
+  node: string,
+): Promise<void> {
   const { flags } = protocol;
   await sql`
     update ${sql.table(protocol.table)} set
       ${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)},
       ${sql.ref(flags.pushTime)} = ${toDbTime(dialect, at)},
       ${sql.ref(flags.pushError)} = null,
+      ${sql.ref(flags.pushNode)} = ${node},
       ${sql.ref(flags.pushAttempts)} = ${sql.ref(flags.pushAttempts)} + 1
     where ${sql.ref(protocol.id)} in (${sql.join(ids)})`.execute(db);
 }

@@ -70,6 +70,7 @@ describe('validateConfig on a valid configuration', () => {
       pushSuccess: 'deliveries_push_success',
       pushError: 'deliveries_push_error',
       pushAttempts: 'deliveries_push_attempts',
+      pushNode: 'deliveries_push_node',
       pullTime: 'deliveries_pull_time',
       pullSuccess: 'deliveries_pull_success',
       pullError: 'deliveries_pull_error',
@@ -191,7 +192,7 @@ describe('validateConfig reports', () => {
 
   it('a protocol name whose default flag columns would not be identifiers', () => {
     const found = problemsAfter((c) => (c.services[0]!.protocols[0]!.name = 'delivery-v2'));
-    expect(found).toHaveLength(7);
+    expect(found).toHaveLength(8);
     expect(found[0]).toEqual({
       path: 'services[0].protocols[0].flags.pushTime',
       message: 'default column "delivery-v2_push_time" is not an SQL identifier; name it in flags.pushTime',
@@ -279,7 +280,7 @@ describe('validateConfig reports', () => {
       {
         path: 'services[1].protocols[0].flags',
         message:
-          'columns deliveries_push_time, deliveries_push_success, deliveries_push_error, deliveries_push_attempts, deliveries_pull_time, ' +
+          'columns deliveries_push_time, deliveries_push_success, deliveries_push_error, deliveries_push_attempts, deliveries_push_node, deliveries_pull_time, ' +
           'deliveries_pull_success, deliveries_pull_error of table "delivery" already hold the flags of services[0].protocols[0]; ' +
           'rename this protocol or name its flags',
       },
