@@ -19,26 +19,38 @@ export const runCommand: Command = {
     const stop = stopOnSignals();
     const totals = { cycles: 0, assigned: 0, pushed: 0, pulled: 0, failed: 0 };
     let lastCycleFailed = false;
+    /** One assign → push → pull; returns whether anything failed. */
+    const runCycle = async (): Promise<boolean> => {
+      let assigned = 0;
+      for (const service of config.services) assigned += (await assignService(database.db, config, service)).assigned;
+      const pushed = await pushRecords(database, config, { concurrency, signal: stop.signal });
+      const pulled = stop.signal.aborted
+        ? { pulled: 0, failed: 0, nodes: [] }
+        : await pullRecords(database, config, { concurrency, signal: stop.signal });
+      totals.cycles += 1;
+      totals.assigned += assigned;
+      totals.pushed += pushed.pushed;
+      totals.pulled += pulled.pulled;
+      totals.failed += pushed.failed + pulled.failed;
+      for (const n of [...pushed.nodes, ...pulled.nodes].filter((n) => n.error)) {
+        ctx.out.error(`mesh run: ${n.node} (${n.service} ${n.protocol}): ${n.error}`);
+      }
+      if (!ctx.out.json) {
+        ctx.out.line(
+          `${new Date().toISOString()} assigned ${assigned}, pushed ${pushed.pushed}, pulled ${pulled.pulled}, failed ${pushed.failed + pulled.failed}`,
+        );
+      }
+      return pushed.failed + pulled.failed > 0 || pulled.nodes.some((n) => n.error !== undefined);
+    };
     try {
       while (!stop.signal.aborted) {
         const started = Date.now();
-        let assigned = 0;
-        for (const service of config.services) assigned += (await assignService(database.db, config, service)).assigned;
-        const pushed = await pushRecords(database, config, { concurrency, signal: stop.signal });
-        const pulled = stop.signal.aborted ? { pulled: 0, failed: 0, nodes: [] } : await pullRecords(database, config, { concurrency, signal: stop.signal });
-        totals.cycles += 1;
-        totals.assigned += assigned;
-        totals.pushed += pushed.pushed;
-        totals.pulled += pulled.pulled;
-        totals.failed += pushed.failed + pulled.failed;
-        lastCycleFailed = pushed.failed + pulled.failed > 0;
-        for (const n of [...pushed.nodes, ...pulled.nodes].filter((n) => n.error)) {
-          ctx.out.error(`mesh run: ${n.node} (${n.service} ${n.protocol}): ${n.error}`);
-        }
-        if (!ctx.out.json) {
-          ctx.out.line(
-            `${new Date().toISOString()} assigned ${assigned}, pushed ${pushed.pushed}, pulled ${pulled.pulled}, failed ${pushed.failed + pulled.failed}`,
-          );
+        try {
+          lastCycleFailed = await runCycle();
+        } catch (error) {
+          // A database or network outage fails this cycle, not the loop: the next one tries again.
+          lastCycleFailed = true;
+          ctx.out.error(`mesh run: cycle failed: ${(error as Error).message}`);
         }
         const wait = everyMs - (Date.now() - started);
         if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
