@@ -1,8 +1,7 @@
+import type { StreamOutcome } from '../stream/run-stage.js';
+
 /** What happened to one (service, protocol, node) stream in one pull run. */
-export interface PullStreamOutcome {
-  service: string;
-  protocol: string;
-  node: string;
+export interface PullStreamOutcome extends StreamOutcome {
   /** Results stored and flagged as pulled. */
   pulled: number;
   /** Records the node reported a processing error for, or whose pull request failed. */
@@ -10,8 +9,6 @@ export interface PullStreamOutcome {
   /** Asked for but not processed yet: they stay pending. */
   notReady: number;
   lastProcessedId?: unknown;
-  error?: string;
-  skipped?: string;
 }
 
 export interface PullSummary {

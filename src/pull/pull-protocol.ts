@@ -1,20 +1,15 @@
 import type PQueue from 'p-queue';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
-import type { NodeConfig } from '../config/node-config.js';
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import type { Cursor } from '../db/record-source.js';
-import type { NodeTransport } from '../nodes/node-transport.js';
 import { runNodeStreams } from '../stream/node-streams.js';
+import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { readPullCandidates, readRecordKey } from './read-pull-candidates.js';
 import { markPullRequestFailed, matchResults, storePullResults } from './write-pull-results.js';
 
-export interface PullTarget {
-  node: NodeConfig;
-  transport: NodeTransport;
-  outcome: PullStreamOutcome;
-}
+export type PullTarget = StageTarget<PullStreamOutcome>;
 
 export interface ProtocolPullProps {
   db: Db;
@@ -68,6 +63,7 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       }),
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;
+      if (!target.leaseHeld()) return false;
       const ids = batch.map((row) => row[protocol.id]);
       const answer = await props.requests.add(() =>
         target.transport.post(pull.path, { service: service.name, protocol: protocol.name, ids }),

@@ -1,14 +1,13 @@
-/** What happened to one (service, protocol, node) stream in one push run. */
-export interface PushStreamOutcome {
-  service: string;
-  protocol: string;
-  node: string;
+import type { StreamOutcome } from '../stream/run-stage.js';
+
+/**
+ * What happened to one (service, protocol, node) stream in one push run;
+ * `error` is the failure that ended the stream, `skipped` why it was not
+ * worked (another master holds its lease).
+ */
+export interface PushStreamOutcome extends StreamOutcome {
   pushed: number;
   failed: number;
-  /** The failure that ended the stream for this run. */
-  error?: string;
-  /** Why the stream was not worked, e.g. another master holds its lease. */
-  skipped?: string;
 }
 
 export interface PushSummary {

@@ -4,19 +4,15 @@ import type { NodeConfig } from '../config/node-config.js';
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { NODE_ALIAS, SORT_ALIAS } from '../db/record-source.js';
-import type { NodeTransport } from '../nodes/node-transport.js';
 import { runNodeStreams } from '../stream/node-streams.js';
+import type { StageTarget } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
 import { readPendingBatch } from './read-pending-batch.js';
 import { toWireRecord } from './wire-record.js';
 import { markPushFailed, markPushed } from './write-push-flags.js';
 
 /** A node this run may push to: its lease is held. */
-export interface PushTarget {
-  node: NodeConfig;
-  transport: NodeTransport;
-  outcome: PushStreamOutcome;
-}
+export type PushTarget = StageTarget<PushStreamOutcome>;
 
 export interface ProtocolPushProps {
   db: Db;
@@ -69,6 +65,8 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       }),
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;
+      // Another master took this stream over (this one paused past its lease): leave the rest to it.
+      if (!target.leaseHeld()) return false;
       const ids = batch.map((row) => row[protocol.id]);
       const records = batch.map((row) => toWireRecord(row, omitted));
       const error = await props.requests.add(() => deliver(target, records));

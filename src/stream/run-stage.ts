@@ -1,0 +1,100 @@
+import PQueue from 'p-queue';
+import { nodesOfService, requireNode, requireService, type MeshConfig, type ResolvedProtocol, type ResolvedService } from '../config/mesh-config.js';
+import type { NodeConfig } from '../config/node-config.js';
+import type { Database } from '../db/open-database.js';
+import { finishRun, startRun } from '../db/run-log.js';
+import { newLeaseOwner, StreamLeases, streamKey } from '../db/stream-lease.js';
+import type { NodeTransport } from '../nodes/node-transport.js';
+import { TransportPool, type TransportFactory } from '../nodes/transport-pool.js';
+
+export const DEFAULT_CONCURRENCY = 8;
+
+/** What push and pull take alike. */
+export interface StageOptions {
+  service?: string;
+  node?: string;
+  /** Requests in flight at once across all nodes; 8 when left out. */
+  concurrency?: number;
+  /** Stops reading and sending new batches; the batches in flight finish. */
+  signal?: AbortSignal;
+  leaseTtlMs?: number;
+  transports?: TransportFactory;
+}
+
+/** The per-stream outcome fields both stages share. */
+export interface StreamOutcome {
+  service: string;
+  protocol: string;
+  node: string;
+  error?: string;
+  skipped?: string;
+}
+
+/** A node whose stream this run holds the lease of. */
+export interface StageTarget<O extends StreamOutcome> {
+  node: NodeConfig;
+  transport: NodeTransport;
+  outcome: O;
+  /** False once the lease was lost (this master paused past it and another took over): stop sending. */
+  leaseHeld(): boolean;
+}
+
+export interface Stage<O extends StreamOutcome> {
+  name: 'push' | 'pull';
+  /** The protocols this stage works. */
+  protocols(service: ResolvedService): ResolvedProtocol[];
+  newOutcome(base: StreamOutcome): O;
+  /** Works one protocol's streams; throws only for a database failure. */
+  work(props: { service: ResolvedService; protocol: ResolvedProtocol; targets: StageTarget<O>[]; requests: PQueue }): Promise<void>;
+  /** Whether the run failed, for the run log. */
+  failed(outcomes: O[]): boolean;
+}
+
+/**
+ * What push and pull share around their passes: selecting services and
+ * nodes, taking the lease of each (stage, service, node, protocol) stream it
+ * can (another master's streams are skipped and reported), one transport per
+ * node, one bound on requests in flight, the run log, and releasing
+ * everything at the end.
+ */
+export async function runStage<O extends StreamOutcome>(
+  database: Database,
+  config: MeshConfig,
+  options: StageOptions,
+  stage: Stage<O>,
+): Promise<O[]> {
+  const services = options.service === undefined ? config.services : [requireService(config, options.service)];
+  if (options.node !== undefined) requireNode(config, options.node);
+  const { db, dialect } = database;
+  const leases = new StreamLeases({ db, dialect, owner: newLeaseOwner(), ...(options.leaseTtlMs && { ttlMs: options.leaseTtlMs }) });
+  const transports = new TransportPool(options.transports ? { create: options.transports } : {});
+  const requests = new PQueue({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
+  const outcomes: O[] = [];
+  const runId = await startRun(db, stage.name, leases.owner);
+  try {
+    const passes: Promise<void>[] = [];
+    for (const service of services) {
+      const nodes = nodesOfService(config, service.name).filter((n) => options.node === undefined || n.name === options.node);
+      for (const protocol of stage.protocols(service)) {
+        const targets: StageTarget<O>[] = [];
+        for (const node of nodes) {
+          const outcome = stage.newOutcome({ service: service.name, protocol: protocol.name, node: node.name });
+          outcomes.push(outcome);
+          const key = streamKey(stage.name, service.name, node.name, protocol.name);
+          const [held] = await leases.acquire([key]);
+          if (held === undefined) outcome.skipped = `another master is working this ${stage.name} stream`;
+          else targets.push({ node, transport: transports.get(node), outcome, leaseHeld: () => leases.has(key) });
+        }
+        if (targets.length > 0) passes.push(stage.work({ service, protocol, targets, requests }));
+      }
+    }
+    const settled = await Promise.allSettled(passes);
+    const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    await finishRun(db, runId, rejected || stage.failed(outcomes) ? 'failed' : 'ok', outcomes);
+    if (rejected) throw rejected.reason;
+    return outcomes;
+  } finally {
+    await leases.releaseAll().catch(() => undefined);
+    await transports.closeAll();
+  }
+}
