@@ -1,0 +1,80 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NODE, ok } from '../helpers/cli-project.js';
+import { runMesh, writeConfigFiles } from '../helpers/saas-fixture.js';
+import { TEST_SERVER_URLS } from '../helpers/test-databases.js';
+
+describe('mesh without a database', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'workmesh-cli-'));
+  const { nodesConfig, servicesConfig } = writeConfigFiles(dir, { nodes: [NODE(1), NODE(2)] });
+  const paths = ['--nodes-config', nodesConfig, '--services-config', servicesConfig];
+  const FORMS = 'mysql://user:pass@host:3306/name, postgres://user:pass@host:5432/name or sqlite:./path.db';
+
+  it('mesh --help lists the commands', async () => {
+    const run = await runMesh(['--help']);
+    ok(run);
+    for (const usage of [
+      'mesh --nodes [--ssh] [--json]',
+      'mesh --services [--json]',
+      'mesh migrate [--dry-run]',
+      'mesh assign [--service S]',
+      'mesh reassign --service S --entity ID [--to NODE] [--repush]',
+      'mesh drain --node N [--service S] [--repush]',
+      'mesh rebalance [--service S] [--dry-run]',
+      'mesh status --service S --entity ID',
+    ]) {
+      expect(run.stdout).toContain(`  ${usage}  `);
+    }
+    const noCommand = await runMesh([]);
+    expect(noCommand.code).toBe(2);
+    expect(noCommand.stdout).toBe(run.stdout);
+  });
+
+  it('an unknown command exits 2', async () => {
+    expect(await runMesh(['frobnicate'])).toEqual({ code: 2, stdout: '', stderr: 'mesh: unknown command "frobnicate"; see mesh --help\n' });
+    const unknownOption = await runMesh(['assign', '--frobnicate']);
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stdout).toBe('');
+    expect(unknownOption.stderr).toMatch(/^mesh: Unknown option '--frobnicate'/);
+  });
+
+  it('a missing --db exits 2 with what to do', async () => {
+    expect(await runMesh(['--nodes', ...paths])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `mesh: no database: pass --db URL or set WORKMESH_DB (${FORMS})\n`,
+    });
+    expect(await runMesh(['assign', ...paths], { WORKMESH_DB: '  ' })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `mesh: no database: pass --db URL or set WORKMESH_DB (${FORMS})\n`,
+    });
+  });
+
+  it('a malformed --db exits 2 and never echoes the password', async () => {
+    const cases: [string, string][] = [
+      ['mysql://root:pw-Secret-1@/saas', `mesh: database URL is malformed; expected ${FORMS}\n`],
+      ['oracle://scott:pw-Secret-2@db.example.com/orcl', `mesh: database URL scheme "oracle" is not supported; expected ${FORMS}\n`],
+      ['postgres://app:pw-Secret-3@127.0.0.1:5432', `mesh: database URL names no database; expected ${FORMS}\n`],
+      ['sqlite:', 'mesh: database URL: sqlite: needs a file path (sqlite:./path.db or sqlite::memory:)\n'],
+    ];
+    for (const [url, stderr] of cases) {
+      const run = await runMesh(['migrate', '--db', url, ...paths]);
+      expect(run).toEqual({ code: 2, stdout: '', stderr });
+    }
+    const fromEnv = await runMesh(['--services', ...paths], { WORKMESH_DB: 'mysql://root:pw-Secret-4@/saas' });
+    expect(fromEnv).toEqual({ code: 2, stdout: '', stderr: `mesh: database URL is malformed; expected ${FORMS}\n` });
+  });
+
+  it.skipIf(TEST_SERVER_URLS.mysql === undefined)('a wrong database password fails without echoing it', async () => {
+    const url = new URL(TEST_SERVER_URLS.mysql!);
+    url.password = 'pw-Secret-5';
+    const run = await runMesh(['--nodes', '--db', url.href, ...paths]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^mesh: Access denied for user/);
+    expect(run.stderr).not.toContain('pw-Secret-5');
+  });
+});
