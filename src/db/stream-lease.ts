@@ -5,6 +5,19 @@ import type { DialectName } from './database-url.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 
+/**
+ * The lease time-to-live when the caller gives none: `WORKMESH_LEASE_MS` when
+ * set (a shorter lease lets a rerun take over sooner after a master was
+ * killed), else DEFAULT_LEASE_MS. Read when a StreamLeases is made, not on import.
+ */
+export function defaultLeaseMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.WORKMESH_LEASE_MS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_LEASE_MS;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1) throw new Error(`WORKMESH_LEASE_MS must be a positive whole number of milliseconds (got "${raw}")`);
+  return ms;
+}
+
 /** Who holds a lease: this master process. */
 export function newLeaseOwner(): string {
   return `${hostname().slice(0, 60)}:${process.pid}:${randomBytes(4).toString('hex')}`;
@@ -40,7 +53,7 @@ export class StreamLeases {
     this.#db = props.db;
     this.#dialect = props.dialect;
     this.#owner = props.owner;
-    this.#ttlMs = props.ttlMs ?? DEFAULT_LEASE_MS;
+    this.#ttlMs = props.ttlMs ?? defaultLeaseMs();
     if (props.onLost) this.#lost = props.onLost;
   }
 
@@ -114,9 +127,10 @@ export class StreamLeases {
 
   #startRenewing(): void {
     if (this.#timer || this.#held.size === 0) return;
+    // Renewed three times per lease, so a short lease never lapses between renewals.
     this.#timer = setInterval(() => {
       this.renew().catch(() => undefined);
-    }, Math.max(1_000, Math.floor(this.#ttlMs / 3)));
+    }, Math.max(50, Math.floor(this.#ttlMs / 3)));
     this.#timer.unref();
   }
 }

@@ -2,11 +2,10 @@ import type PQueue from 'p-queue';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
-import type { Cursor } from '../db/record-source.js';
 import { runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
-import { readPullCandidates, readRecordKey } from './read-pull-candidates.js';
+import { readPullCandidates, readRecordKey, type PullBound } from './read-pull-candidates.js';
 import { markPullRequestFailed, matchResults, storePullResults } from './write-pull-results.js';
 
 export type PullTarget = StageTarget<PullStreamOutcome>;
@@ -33,7 +32,7 @@ export interface ProtocolPullProps {
 export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   const { db, dialect, service, protocol } = props;
   const pull = protocol.pull!;
-  const bounds = new Map<string, Cursor | null>();
+  const bounds = new Map<string, PullBound | null>();
   const targets = new Map(props.targets.map((t) => [t.node.name, t]));
   await Promise.all(
     props.targets.map(async (target) => {

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
@@ -6,22 +6,34 @@ import { toDbBoolean } from '../db/db-values.js';
 import { recordSource, SORT_ALIAS, type Cursor } from '../db/record-source.js';
 
 /**
- * Where the node's last processed record stands in `(sort, id)` order; null
- * when the id is unknown here (the status is a hint, never proof).
+ * A node's pull bound: its last processed record's `(sort, id)`, and when
+ * that record was delivered. The node processes in the order it received
+ * records, which is `(sort, id)` order except for records sent late (a
+ * re-push, a late commit): those delivered in an earlier batch count as
+ * received before it, whatever their sort value.
  */
-export async function readRecordKey(db: Db, dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, id: unknown): Promise<Cursor | null> {
-  const source = recordSource(dialect, service, protocol);
+export interface PullBound extends Cursor {
+  /** Left out (or null): the `(sort, id)` bound alone. */
+  pushTime?: unknown;
+}
+
+/**
+ * Where the node's last processed record stands; null when the id is
+ * unknown here (the status is a hint, never proof).
+ */
+export async function readRecordKey(db: Db, dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, id: unknown): Promise<PullBound | null> {
+  const source = recordSource(dialect, service, protocol, 'delivered');
   const { rows } = await sql<Row>`
     select ${source.columns} from ${source.from}
     where r.${sql.ref(protocol.id)} = ${id}`.execute(db);
   const row = rows[0];
-  return row ? { sort: row[SORT_ALIAS], id: row[protocol.id] } : null;
+  return row ? { sort: row[SORT_ALIAS], id: row[protocol.id], pushTime: row[protocol.flags.pushTime] ?? null } : null;
 }
 
 export interface PullCandidatesQuery {
   after: Cursor | null;
   /** Each node's bound: only its records up to that key (null: no bound). */
-  bounds: Map<string, Cursor | null>;
+  bounds: Map<string, PullBound | null>;
   limit: number;
 }
 
@@ -37,9 +49,25 @@ export async function readPullCandidates(
   protocol: ResolvedProtocol,
   query: PullCandidatesQuery,
 ): Promise<Row[]> {
-  const source = recordSource(dialect, service, protocol);
+  const { rows } = await pullCandidatesQuery(dialect, service, protocol, query).execute(db);
+  return rows;
+}
+
+/** The query readPullCandidates runs, unexecuted: for EXPLAIN. */
+export function pullCandidatesQuery(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  query: PullCandidatesQuery,
+): RawBuilder<Row> {
+  const source = recordSource(dialect, service, protocol, 'delivered');
+  // Up to the bound: at or before it in (sort, id) order, or delivered in an earlier batch (received before it).
+  const upTo = (bound: PullBound) =>
+    bound.pushTime === null || bound.pushTime === undefined
+      ? source.notAfter(bound)
+      : sql`(${source.notAfter(bound)} or r.${sql.ref(protocol.flags.pushTime)} < ${bound.pushTime})`;
   const perNode = [...query.bounds].map(([node, bound]) =>
-    bound === null ? sql`${source.node} = ${node}` : sql`(${source.node} = ${node} and ${source.notAfter(bound)})`,
+    bound === null ? sql`${source.node} = ${node}` : sql`(${source.node} = ${node} and ${upTo(bound)})`,
   );
   const conditions = [
     sql`r.${sql.ref(protocol.flags.pullSuccess)} is null`,
@@ -47,10 +75,12 @@ export async function readPullCandidates(
     sql`(${sql.join(perNode, sql` or `)})`,
   ];
   if (query.after) conditions.push(source.after(query.after));
-  const { rows } = await sql<Row>`
+  // As for push (read-pending-batch.ts): PostgreSQL needs the index's order spelled out, or it sorts every batch.
+  const { pullSuccess, pushSuccess } = protocol.flags;
+  const orderBy = dialect === 'postgres' ? sql`r.${sql.ref(pullSuccess)}, r.${sql.ref(pushSuccess)}, ${source.orderBy}` : source.orderBy;
+  return sql<Row>`
     select ${source.columns} from ${source.from}
     where ${sql.join(conditions, sql` and `)}
-    order by ${source.orderBy}
-    limit ${query.limit}`.execute(db);
-  return rows;
+    order by ${orderBy}
+    limit ${query.limit}`;
 }

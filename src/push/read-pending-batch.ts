@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
@@ -27,14 +27,27 @@ export async function readPendingBatch(
   protocol: ResolvedProtocol,
   query: PendingBatchQuery,
 ): Promise<Row[]> {
+  const { rows } = await pendingBatchQuery(dialect, service, protocol, query).execute(db);
+  return rows;
+}
+
+/** The query readPendingBatch runs, unexecuted: for EXPLAIN (test/push/push-query-plan.test.ts, the bench). */
+export function pendingBatchQuery(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  query: PendingBatchQuery,
+): RawBuilder<Row> {
   const source = recordSource(dialect, service, protocol);
   const conditions = [sql`r.${sql.ref(protocol.flags.pushSuccess)} is null`, sql`${source.node} in (${sql.join(query.nodes)})`];
   if (query.after) conditions.push(source.after(query.after));
   if (query.settledBefore) conditions.push(sql`r.${sql.ref(protocol.sort)} < ${toDbTime(dialect, query.settledBefore)}`);
-  const { rows } = await sql<Row>`
+  // PostgreSQL reads `flag IS NULL` as an index condition but not as a constant for the order, and would
+  // sort every batch: the index's own order is spelled out (the same order, since the flag is NULL throughout).
+  const orderBy = dialect === 'postgres' ? sql`r.${sql.ref(protocol.flags.pushSuccess)}, ${source.orderBy}` : source.orderBy;
+  return sql<Row>`
     select ${source.columns} from ${source.from}
     where ${sql.join(conditions, sql` and `)}
-    order by ${source.orderBy}
-    limit ${query.limit}`.execute(db);
-  return rows;
+    order by ${orderBy}
+    limit ${query.limit}`;
 }

@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DialectName } from '../../src/db/database-url.js';
+import { pushRecords } from '../../src/push/push-records.js';
+import { nodeReport } from '../../src/report/node-report.js';
+import {
+  createMeshTest,
+  idsOnNode,
+  insertAccounts,
+  insertRecords,
+  mesh,
+  meshConfig,
+  migrateAndAssign,
+  readFlags,
+  readNodeStore,
+  readRecords,
+  scrambledRecords,
+  SERVICE,
+  startCluster,
+  writeMeshConfig,
+  type MeshNodeSpec,
+  type MeshTest,
+  type NodeCluster,
+} from '../helpers/mesh-fixture.js';
+import type { ProxyFault } from '../helpers/recording-proxy.js';
+import { DIALECTS } from '../helpers/test-databases.js';
+
+let cluster: NodeCluster;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  cluster = await startCluster(3);
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+afterEach(async () => {
+  const failures: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+});
+
+async function newTest(dialect: DialectName, nodes: number): Promise<MeshTest> {
+  const test = await createMeshTest(dialect, cluster, nodes);
+  cleanups.push(() => test.cleanup());
+  return test;
+}
+
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+const PUSH_SUMMARY_KEYS = ['failed', 'nodes', 'pushed'];
+const SLOW_TIMEOUT_MS = 400;
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`push to failing nodes (${dialect.name})`, () => {
+    it('a node that is down, slow, answers non-JSON, 500 or 401 keeps its records pending while the others get all theirs; the next run catches up in order', async () => {
+      // node1 and node7 are healthy; node2..node6 fail each in their own way.
+      const t = await newTest(dialect.name, 7);
+      const [, down, slow, nonJson, failing, refusing] = t.proxies;
+      const faults: Record<string, ProxyFault> = {
+        node3: { kind: 'hang', ms: 3_000 },
+        node4: { kind: 'answer', status: 200, body: '<html><body>Bad gateway</body></html>' },
+        node5: { kind: 'answer', status: 500, body: '{"status":"error","message":"disk full"}' },
+      };
+      slow!.fault = (r) => (r.endpoint === 'push' ? faults.node3 : undefined);
+      nonJson!.fault = (r) => (r.endpoint === 'push' ? faults.node4 : undefined);
+      failing!.fault = (r) => (r.endpoint === 'push' ? faults.node5 : undefined);
+      await down!.close();
+      const nodes = (wrongKey: boolean): MeshNodeSpec[] =>
+        t.nodes.map((n) => ({
+          ...n,
+          ...(n.name === 'node3' && { timeoutMs: SLOW_TIMEOUT_MS }),
+          ...(n.name === 'node6' && wrongKey && { apiKey: 'not-the-key' }),
+        }));
+      const spec = { protocol: t.protocol, nodes: nodes(true), batchSize: 5, pull: false };
+      await insertAccounts(t.database, range(1, 14));
+      await insertRecords(t.database, scrambledRecords({ from: 1, to: 140, accounts: 14 }));
+      await migrateAndAssign(t.database, meshConfig(spec));
+      const records = await readRecords(t.database);
+
+      const first = await pushRecords(t.database, meshConfig(spec));
+      const outcome = (node: string) => first.nodes.find((n) => n.node === node)!;
+      for (const node of ['node1', 'node7']) expect(outcome(node)).toMatchObject({ pushed: 20, failed: 0 });
+      for (const node of ['node1', 'node7']) expect(outcome(node).error).toBeUndefined();
+      expect(outcome('node2').error).toBe(`connect ECONNREFUSED 127.0.0.1:${down!.port}`);
+      expect(outcome('node3').error).toBe(`timed out after ${SLOW_TIMEOUT_MS} ms`);
+      expect(outcome('node4').error).toBe('HTTP 200: <html><body>Bad gateway</body></html>');
+      expect(outcome('node5').error).toBe('HTTP 500: {"status":"error","message":"disk full"}');
+      expect(outcome('node6').error).toBe('HTTP 401: {"status":"error","message":"missing or wrong API key"}');
+      expect(first).toMatchObject({ pushed: 40, failed: 25 });
+
+      // Healthy nodes got all their records, in order; the failing ones got nothing stored.
+      expect(t.proxies[0]!.pushedIds()).toEqual(idsOnNode(records, 'node1'));
+      expect(t.proxies[6]!.pushedIds()).toEqual(idsOnNode(records, 'node7'));
+      expect(readNodeStore(t.backends[5]!.dataFile, t.protocol).some((r) => idsOnNode(records, 'node6').includes(r.id))).toBe(false);
+      // Each failing stream tried its first batch once and stopped there.
+      for (const proxy of [slow, nonJson, failing, refusing]) expect(proxy!.of('push')).toHaveLength(1);
+      let flags = await readFlags(t.database, t.protocol, { pull: false });
+      for (const node of ['node2', 'node3', 'node4', 'node5', 'node6']) {
+        const ids = idsOnNode(records, node);
+        for (const id of ids.slice(0, 5)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: outcome(node).error, pushAttempts: 1 });
+        for (const id of ids.slice(5)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+      }
+
+      // Every node is back: the failing ones get all their records, the first batch again first.
+      await down!.listen();
+      for (const proxy of [slow, nonJson, failing]) proxy!.fault = undefined;
+      const marks = t.proxies.map((p) => p.forwardedPushes().length);
+      const second = await pushRecords(t.database, meshConfig({ ...spec, nodes: nodes(false) }));
+      expect(second).toMatchObject({ pushed: 100, failed: 0 });
+      for (const [i, proxy] of t.proxies.entries()) {
+        const node = `node${i + 1}`;
+        const sent = proxy.forwardedPushes().slice(marks[i]).flatMap((r) => r.ids.map(Number));
+        expect(sent).toEqual(node === 'node1' || node === 'node7' ? [] : idsOnNode(records, node));
+      }
+      flags = await readFlags(t.database, t.protocol, { pull: false });
+      for (const node of ['node2', 'node3', 'node4', 'node5', 'node6']) {
+        const ids = idsOnNode(records, node);
+        for (const [k, id] of ids.entries()) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pushError: null, pushAttempts: k < 5 ? 2 : 1 });
+      }
+    });
+
+    it('records failing maxAttempts times are dead: counted failed, listed by mesh failed, made pending by mesh retry and sent by the next push', async () => {
+      const t = await newTest(dialect.name, 2);
+      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 4, maxAttempts: 2, pull: false };
+      const config = meshConfig(spec);
+      const dir = mkdtempSync(join(tmpdir(), 'workmesh-push-'));
+      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const args = [...writeMeshConfig(dir, spec), '--db', t.url];
+      await insertAccounts(t.database, range(1, 4));
+      await insertRecords(t.database, scrambledRecords({ from: 1, to: 24, accounts: 4 }));
+      await migrateAndAssign(t.database, config);
+      const records = await readRecords(t.database);
+      const onNode2 = idsOnNode(records, 'node2');
+      const firstBatch = onNode2.slice(0, 4);
+      const error = 'HTTP 500: {"status":"error","message":"disk full"}';
+      t.proxies[1]!.fault = (r) => (r.endpoint === 'push' ? { kind: 'answer', status: 500, body: '{"status":"error","message":"disk full"}' } : undefined);
+
+      // Attempt 1, by the command: exit 1, the summary as documented.
+      const run1 = await mesh(['push', '--json', ...args]);
+      expect(run1.code).toBe(1);
+      const summary1 = JSON.parse(run1.stdout) as Record<string, unknown>;
+      expect(Object.keys(summary1).sort()).toEqual(PUSH_SUMMARY_KEYS);
+      expect(summary1).toMatchObject({ pushed: 12, failed: 4 });
+      expect(summary1.nodes).toEqual([
+        { service: SERVICE, protocol: t.protocol, node: 'node1', pushed: 12, failed: 0 },
+        { service: SERVICE, protocol: t.protocol, node: 'node2', pushed: 0, failed: 4, error },
+      ]);
+      expect(run1.stderr).toContain(`node2 (${SERVICE} ${t.protocol}): ${error}`);
+      let flags = await readFlags(t.database, t.protocol, { pull: false });
+      for (const id of firstBatch) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: error, pushAttempts: 1 });
+
+      // Attempt 2 reaches maxAttempts: dead.
+      expect(await pushRecords(t.database, config)).toMatchObject({ pushed: 0, failed: 4 });
+      flags = await readFlags(t.database, t.protocol, { pull: false });
+      for (const id of firstBatch) expect(flags.get(id)).toMatchObject({ pushSuccess: false, pushError: error, pushAttempts: 2 });
+      for (const id of onNode2.slice(4)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+      const report = await nodeReport(t.database, config);
+      expect(report.find((r) => r.name === 'node2')).toMatchObject({ failed: 4, pending: 8, processed: 0 });
+      expect(report.find((r) => r.name === 'node1')).toMatchObject({ failed: 0, pending: 0, processed: 12 });
+
+      const failed = await mesh(['failed', '--json', ...args]);
+      expect(failed.code).toBe(0);
+      expect(JSON.parse(failed.stdout)).toEqual(
+        firstBatch.map((id) => ({ service: SERVICE, protocol: t.protocol, id, node: 'node2', state: 'dead', attempts: 2, error })),
+      );
+
+      const retry = await mesh(['retry', '--json', ...args]);
+      expect(retry.code).toBe(0);
+      expect(JSON.parse(retry.stdout)).toEqual([{ service: SERVICE, protocol: t.protocol, revived: 4 }]);
+      flags = await readFlags(t.database, t.protocol, { pull: false });
+      for (const id of firstBatch) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+
+      // The node is back: the revived records go first, then the rest, in order; exit 0.
+      t.proxies[1]!.fault = undefined;
+      const run3 = await mesh(['push', '--json', ...args]);
+      expect(run3.code).toBe(0);
+      expect(JSON.parse(run3.stdout)).toEqual({
+        pushed: 12,
+        failed: 0,
+        nodes: [
+          { service: SERVICE, protocol: t.protocol, node: 'node1', pushed: 0, failed: 0 },
+          { service: SERVICE, protocol: t.protocol, node: 'node2', pushed: 12, failed: 0 },
+        ],
+      });
+      expect(t.proxies[1]!.pushedIds()).toEqual(onNode2);
+      expect(t.proxies[0]!.pushedIds()).toEqual(idsOnNode(records, 'node1'));
+      flags = await readFlags(t.database, t.protocol, { pull: false });
+      expect([...flags.values()].every((f) => f.pushSuccess === true && f.pushError === null)).toBe(true);
+    });
+  });
+}
