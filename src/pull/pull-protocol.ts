@@ -6,7 +6,7 @@ import { runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { readPullCandidates, readRecordKey, type PullBound } from './read-pull-candidates.js';
-import { markPullRequestFailed, matchResults, storePullResults } from './write-pull-results.js';
+import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults } from './write-pull-results.js';
 
 export type PullTarget = StageTarget<PullStreamOutcome>;
 
@@ -69,15 +69,22 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       );
       const at = new Date();
       const event = { stage: 'pull' as const, service: service.name, protocol: protocol.name, node: nodeName };
-      if (!answer.ok) {
-        await markPullRequestFailed(db, dialect, protocol, ids, at, answer.error);
+      const fail = async (error: string): Promise<false> => {
+        await markPullRequestFailed(db, dialect, protocol, ids, at, error);
         target.outcome.failed += ids.length;
-        target.outcome.error = answer.error;
-        props.onBatch?.({ ...event, records: ids.length, ok: false, error: answer.error });
+        target.outcome.error = error;
+        props.onBatch?.({ ...event, records: ids.length, ok: false, error });
         return false;
-      }
+      };
+      if (!answer.ok) return fail(answer.error);
       const matched = matchResults(batch, protocol.id, answer.body.results);
-      await db.transaction().execute((trx) => storePullResults(trx, dialect, service.name, protocol, matched, props.columnTypes, at));
+      try {
+        await db.transaction().execute((trx) => storePullResults(trx, dialect, service.name, protocol, matched, props.columnTypes, at));
+      } catch (error) {
+        // The user's function failed: this stream stops and its batch stays unpulled; other nodes go on.
+        if (error instanceof PullFunctionError) return fail(error.message);
+        throw error;
+      }
       target.outcome.pulled += matched.succeeded.length;
       target.outcome.failed += matched.failed.length;
       target.outcome.notReady += ids.length - matched.succeeded.length - matched.failed.length;

@@ -4,6 +4,14 @@ import type { Db, PullResult, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbBoolean, toDbTime } from '../db/db-values.js';
 
+/** The user's `pull.fn` threw: the batch is rolled back and fails, the run goes on. */
+export class PullFunctionError extends Error {
+  constructor(cause: unknown) {
+    super(`pull.fn failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'PullFunctionError';
+  }
+}
+
 export interface PullBatchResults {
   /** Records of the batch the node answered for, with their result. */
   succeeded: { record: Row; result: PullResult }[];
@@ -65,11 +73,15 @@ export async function storePullResults(
       }
     }
     if (pull.fn) {
-      await pull.fn(
-        batch.succeeded.map((s) => s.record),
-        batch.succeeded.map((s) => s.result),
-        { service, protocol: protocol.name, db: trx },
-      );
+      try {
+        await pull.fn(
+          batch.succeeded.map((s) => s.record),
+          batch.succeeded.map((s) => s.result),
+          { service, protocol: protocol.name, db: trx },
+        );
+      } catch (error) {
+        throw new PullFunctionError(error);
+      }
     }
     await sql`
       update ${table} set
