@@ -149,6 +149,11 @@ export async function createSaasDatabase(dialect: DialectName): Promise<SaasData
   };
 }
 
+/** The whole numbers `from..to`, both included. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
 export async function insertAccounts(database: Database, ids: number[]): Promise<void> {
   await database.db
     .insertInto('account')

@@ -1,58 +1,29 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
 import {
-  createMeshTest,
   insertAccounts,
   insertRecords,
   meshConfig,
   NODE_COLUMN,
+  range,
   readFlags,
   readLeases,
   readNodeStore,
   scrambledRecords,
   spawnMesh,
-  startCluster,
   waitUntil,
   writeMeshConfig,
-  type NodeCluster,
 } from '../helpers/mesh-fixture.js';
+import { useMeshSuite } from '../helpers/mesh-suite.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
-let cluster: NodeCluster;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  cluster = await startCluster(2);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-afterEach(async () => {
-  const failures: unknown[] = [];
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
-});
-
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const { newTest, tempDir, cleanups } = useMeshSuite({ nodes: 2, tempPrefix: 'workmesh-run-' });
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`mesh run (${dialect.name})`, () => {
     it('assigns, pushes and pulls every second, and on SIGTERM finishes the batch in flight and exits 0', async () => {
-      const t = await createMeshTest(dialect.name, cluster, 2);
-      cleanups.push(() => t.cleanup());
-      const dir = mkdtempSync(join(tmpdir(), 'workmesh-run-'));
-      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const t = await newTest(dialect.name, 2);
+      const dir = tempDir();
       const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 4 };
       const args = [...writeMeshConfig(dir, spec), '--db', t.url];
       await insertAccounts(t.database, range(1, 4));

@@ -1,8 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DialectName } from '../../src/db/database-url.js';
+import { describe, expect, it } from 'vitest';
 import type { PullSummary } from '../../src/pull/pull-outcome.js';
 import { reassignEntity } from '../../src/assign/move-entities.js';
 import { pullRecords } from '../../src/pull/pull-records.js';
@@ -10,7 +6,6 @@ import { pushRecords } from '../../src/push/push-records.js';
 import { failedRecords } from '../../src/report/failed-records.js';
 import {
   BASE_TIME_MS,
-  createMeshTest,
   idsOnNode,
   insertAccounts,
   insertRecords,
@@ -18,55 +13,21 @@ import {
   meshConfig,
   migrateAndAssign,
   NODE_COLUMN,
+  range,
   readFlags,
   readNodeStore,
   readRecords,
   scrambledRecords,
   SERVICE,
-  startCluster,
   waitUntil,
   writeMeshConfig,
   type MeshTest,
-  type NodeCluster,
 } from '../helpers/mesh-fixture.js';
+import { useMeshSuite } from '../helpers/mesh-suite.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
-let cluster: NodeCluster;
-const cleanups: (() => Promise<void>)[] = [];
+const { newTest, tempDir } = useMeshSuite({ nodes: 2, tempPrefix: 'workmesh-pull-' });
 
-beforeAll(async () => {
-  cluster = await startCluster(2);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-afterEach(async () => {
-  const failures: unknown[] = [];
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
-});
-
-async function newTest(dialect: DialectName, nodes: number): Promise<MeshTest> {
-  const test = await createMeshTest(dialect, cluster, nodes);
-  cleanups.push(() => test.cleanup());
-  return test;
-}
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'workmesh-pull-'));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const PULL_SUMMARY_KEYS = ['failed', 'nodes', 'pulled'];
 
 /** Pushes everything and waits until both nodes have processed all of it. */

@@ -1,19 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DialectName } from '../../src/db/database-url.js';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_LEASE_MS, defaultLeaseMs, streamKey } from '../../src/db/stream-lease.js';
 import type { PushStreamOutcome, PushSummary } from '../../src/push/push-outcome.js';
 import { pushRecords } from '../../src/push/push-records.js';
 import {
-  createMeshTest,
   idsOnNode,
   insertAccounts,
   insertRecords,
   meshConfig,
   migrateAndAssign,
   orderViolation,
+  range,
   readFlags,
   readLeases,
   readNodeStore,
@@ -21,49 +17,12 @@ import {
   scrambledRecords,
   SERVICE,
   spawnMesh,
-  startCluster,
   writeMeshConfig,
-  type MeshTest,
-  type NodeCluster,
 } from '../helpers/mesh-fixture.js';
+import { useMeshSuite } from '../helpers/mesh-suite.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
-let cluster: NodeCluster;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  cluster = await startCluster(3);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-afterEach(async () => {
-  const failures: unknown[] = [];
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
-});
-
-async function newTest(dialect: DialectName, nodes: number): Promise<MeshTest> {
-  const test = await createMeshTest(dialect, cluster, nodes);
-  cleanups.push(() => test.cleanup());
-  return test;
-}
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'workmesh-push-'));
-  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const { newTest, tempDir } = useMeshSuite({ nodes: 3, tempPrefix: 'workmesh-push-' });
 
 /** Ids received more than once. */
 function repeated(ids: number[]): number[] {

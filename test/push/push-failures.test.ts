@@ -1,62 +1,27 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DialectName } from '../../src/db/database-url.js';
+import { describe, expect, it } from 'vitest';
 import { pushRecords } from '../../src/push/push-records.js';
 import { nodeReport } from '../../src/report/node-report.js';
 import {
-  createMeshTest,
   idsOnNode,
   insertAccounts,
   insertRecords,
   mesh,
   meshConfig,
   migrateAndAssign,
+  range,
   readFlags,
   readNodeStore,
   readRecords,
   scrambledRecords,
   SERVICE,
-  startCluster,
   writeMeshConfig,
   type MeshNodeSpec,
-  type MeshTest,
-  type NodeCluster,
 } from '../helpers/mesh-fixture.js';
+import { useMeshSuite } from '../helpers/mesh-suite.js';
 import type { ProxyFault } from '../helpers/recording-proxy.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
-let cluster: NodeCluster;
-const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  cluster = await startCluster(3);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
-
-afterEach(async () => {
-  const failures: unknown[] = [];
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw failures[0];
-});
-
-async function newTest(dialect: DialectName, nodes: number): Promise<MeshTest> {
-  const test = await createMeshTest(dialect, cluster, nodes);
-  cleanups.push(() => test.cleanup());
-  return test;
-}
-
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const { newTest, tempDir } = useMeshSuite({ nodes: 3, tempPrefix: 'workmesh-push-' });
 
 const PUSH_SUMMARY_KEYS = ['failed', 'nodes', 'pushed'];
 const SLOW_TIMEOUT_MS = 400;
@@ -134,8 +99,7 @@ for (const dialect of DIALECTS) {
       const t = await newTest(dialect.name, 2);
       const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 4, maxAttempts: 2, pull: false };
       const config = meshConfig(spec);
-      const dir = mkdtempSync(join(tmpdir(), 'workmesh-push-'));
-      cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const dir = tempDir();
       const args = [...writeMeshConfig(dir, spec), '--db', t.url];
       await insertAccounts(t.database, range(1, 4));
       await insertRecords(t.database, scrambledRecords({ from: 1, to: 24, accounts: 4 }));
