@@ -1,16 +1,20 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createMicroNode, type MicroProtocol, type MicroRecord, type MicroResult } from '../src/micro/index.js';
+import { createMicroNode, type MicroBatchEntry, type MicroProtocol, type MicroRecord, type MicroResult } from '../src/micro/index.js';
 
 /**
  * A runnable node for the demo and the tests. Configured by environment:
  * PORT (0 = any free port), HOST (127.0.0.1), API_KEY, DATA_FILE,
- * PROTOCOLS (comma-separated names), PROCESS_DELAY_MS (per record).
+ * PROTOCOLS (comma-separated names), PROCESS_DELAY_MS (per record),
+ * BATCH_SIZE (records processed per chunk, whose outcomes are stored in one
+ * transaction; 1, the default, processes and stores record by record).
  * Prints `listening <port>` once it accepts requests.
  */
 async function main(): Promise<void> {
   const port = integerFromEnv('PORT', 0);
   const delayMs = integerFromEnv('PROCESS_DELAY_MS', 0);
+  const batchSize = integerFromEnv('BATCH_SIZE', 1);
+  if (batchSize < 1) throw new Error('BATCH_SIZE must be at least 1');
   const names = (process.env.PROTOCOLS ?? 'deliveries')
     .split(',')
     .map((name) => name.trim())
@@ -21,7 +25,20 @@ async function main(): Promise<void> {
     if (typeof record.subject === 'string' && record.subject.includes('FAIL')) throw new Error('unparseable record');
     return { hash: createHash('sha256').update(JSON.stringify(record)).digest('hex') };
   };
-  const protocols: Record<string, MicroProtocol> = Object.fromEntries(names.map((name) => [name, { process: processRecord }]));
+  // A chunk stores its outcomes in one durable transaction instead of one per record (one fsync per chunk).
+  const processBatch = async (records: MicroRecord[]): Promise<MicroBatchEntry[]> => {
+    const entries: MicroBatchEntry[] = [];
+    for (const record of records) {
+      try {
+        entries.push(await processRecord(record));
+      } catch (error) {
+        entries.push({ error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return entries;
+  };
+  const protocol: MicroProtocol = batchSize === 1 ? { process: processRecord } : { processBatch, batchSize };
+  const protocols: Record<string, MicroProtocol> = Object.fromEntries(names.map((name) => [name, protocol]));
 
   const node = createMicroNode({
     apiKey: process.env.API_KEY,

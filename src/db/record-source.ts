@@ -20,10 +20,22 @@ export interface Cursor {
 export interface RecordSource {
   /** `select` list: every record column, the entity's node, the sort value for the cursor. */
   columns: RawBuilder<unknown>;
+  /** `select` list of a pass that needs only the keys: the record's id, its node and the sort value for the cursor. */
+  keyColumns: RawBuilder<unknown>;
+  /** `select` list with only these record columns (and the node and sort value). */
+  columnsOf(columns: readonly string[]): RawBuilder<unknown>;
   /** `from` clause, with the join order forced where the planner would otherwise start from the entity table. */
   from: RawBuilder<unknown>;
   /** The record's node: its entity's, or for `delivered` the node it was pushed to. */
   node: RawBuilder<unknown>;
+  /**
+   * `node = name`, spelled so that a planner can estimate it from column
+   * statistics: for `delivered`, `push_node = name or (push_node is null and
+   * entity node = name)` rather than `coalesce(...) = name`, which PostgreSQL
+   * guesses keeps 0.5% of the rows and then sorts every batch instead of
+   * reading the index in order.
+   */
+  nodeIs(name: string): RawBuilder<unknown>;
   /** `(sort, id) > cursor`, in the form each dialect reads as an index range. */
   after(cursor: Cursor): RawBuilder<unknown>;
   /** `(sort, id) <= cursor`. */
@@ -65,8 +77,15 @@ export function recordSource(
   }
   return {
     columns: sql`r.*, ${node} as ${sql.ref(NODE_ALIAS)}, ${sortText} as ${sql.ref(SORT_ALIAS)}`,
+    keyColumns: sql`${id}, ${node} as ${sql.ref(NODE_ALIAS)}, ${sortText} as ${sql.ref(SORT_ALIAS)}`,
+    columnsOf: (columns) =>
+      sql`${sql.join(columns.map((column) => sql.id('r', column)))}, ${node} as ${sql.ref(NODE_ALIAS)}, ${sortText} as ${sql.ref(SORT_ALIAS)}`,
     from,
     node,
+    nodeIs: (name) =>
+      nodeOf === 'entity'
+        ? sql`${entityNode} = ${name}`
+        : sql`(r.${sql.ref(protocol.flags.pushNode)} = ${name} or (r.${sql.ref(protocol.flags.pushNode)} is null and ${entityNode} = ${name}))`,
     // MySQL reads `sort >= ?` as the range and filters the rest; the others take row values as a range.
     after: (c) =>
       dialect === 'mysql'

@@ -67,7 +67,7 @@ export function pullCandidatesQuery(
       ? source.notAfter(bound)
       : sql`(${source.notAfter(bound)} or r.${sql.ref(protocol.flags.pushTime)} < ${bound.pushTime})`;
   const perNode = [...query.bounds].map(([node, bound]) =>
-    bound === null ? sql`${source.node} = ${node}` : sql`(${source.node} = ${node} and ${upTo(bound)})`,
+    bound === null ? source.nodeIs(node) : sql`(${source.nodeIs(node)} and ${upTo(bound)})`,
   );
   const conditions = [
     sql`r.${sql.ref(protocol.flags.pullSuccess)} is null`,
@@ -78,8 +78,10 @@ export function pullCandidatesQuery(
   // As for push (read-pending-batch.ts): PostgreSQL needs the index's order spelled out, or it sorts every batch.
   const { pullSuccess, pushSuccess } = protocol.flags;
   const orderBy = dialect === 'postgres' ? sql`r.${sql.ref(pullSuccess)}, r.${sql.ref(pushSuccess)}, ${source.orderBy}` : source.orderBy;
+  // Only pull.fn sees the records; a pull into pull.columns needs their ids alone (less to read, hold and collect).
+  const select = protocol.pull?.fn ? source.columns : source.keyColumns;
   return sql<Row>`
-    select ${source.columns} from ${source.from}
+    select ${select} from ${source.from}
     where ${sql.join(conditions, sql` and `)}
     order by ${orderBy}
     limit ${query.limit}`;

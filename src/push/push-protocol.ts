@@ -37,6 +37,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   const targets = new Map(props.targets.map((t) => [t.node.name, t]));
   const omitted = new Set<string>([...Object.values(protocol.flags), NODE_ALIAS, SORT_ALIAS]);
   const settledBefore = protocol.settleMs === undefined ? undefined : new Date(Date.now() - protocol.settleMs);
+  let recordColumns: string[] | undefined;
 
   const deliver = async (target: PushTarget, records: Row[]): Promise<string | undefined> => {
     if (protocol.push.fn) {
@@ -56,13 +57,18 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     batchSize: protocol.batchSize,
     ...(props.signal && { signal: props.signal }),
     idOf: (row) => row[protocol.id],
-    read: (after, nodes) =>
-      readPendingBatch(db, dialect, service, protocol, {
+    read: async (after, nodes) => {
+      const rows = await readPendingBatch(db, dialect, service, protocol, {
         after,
         nodes,
         limit: protocol.batchSize,
         ...(settledBefore && { settledBefore }),
-      }),
+        ...(recordColumns && { columns: recordColumns }),
+      });
+      // The first batch reads `r.*`; the next ones only the columns sent (not the flags): less to read and hold.
+      if (rows[0] !== undefined) recordColumns ??= Object.keys(rows[0]).filter((column) => !omitted.has(column));
+      return rows;
+    },
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;
       // Another master took this stream over (this one paused past its lease): leave the rest to it.

@@ -12,6 +12,8 @@ export interface PendingBatchQuery {
   limit: number;
   /** For `settleMs`: only records whose sort value is older than this. */
   settledBefore?: Date;
+  /** The record columns to read; every column (`r.*`) when left out. */
+  columns?: readonly string[];
 }
 
 /**
@@ -46,7 +48,7 @@ export function pendingBatchQuery(
   // sort every batch: the index's own order is spelled out (the same order, since the flag is NULL throughout).
   const orderBy = dialect === 'postgres' ? sql`r.${sql.ref(protocol.flags.pushSuccess)}, ${source.orderBy}` : source.orderBy;
   return sql<Row>`
-    select ${source.columns} from ${source.from}
+    select ${query.columns ? source.columnsOf(query.columns) : source.columns} from ${source.from}
     where ${sql.join(conditions, sql` and `)}
     order by ${orderBy}
     limit ${query.limit}`;

@@ -8,8 +8,12 @@ import type { Row } from '../config/service-config.js';
  */
 export function toWireRecord(row: Row, omitted: ReadonlySet<string>): Row {
   const record: Row = {};
-  for (const [column, value] of Object.entries(row)) {
-    if (!omitted.has(column)) record[column] = toWireValue(value);
+  // for...in over the driver's plain row objects, and strings, numbers and nulls
+  // passed through untouched: this runs for every record pushed.
+  for (const column in row) {
+    if (omitted.has(column)) continue;
+    const value = row[column];
+    record[column] = value === null || (typeof value !== 'object' && typeof value !== 'bigint') ? value : toWireValue(value);
   }
   return record;
 }

@@ -1,0 +1,91 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { ResolvedProtocol } from '../src/config/mesh-config.js';
+import type { Row } from '../src/config/service-config.js';
+import type { DialectName } from '../src/db/database-url.js';
+import type { Database } from '../src/db/open-database.js';
+import { indexName } from '../src/db/plan-schema-changes.js';
+
+export interface PlanCheck {
+  /** The plan, one line per step, as the database printed it. */
+  plan: string[];
+  /** Why the plan is not an ordered index range; empty when it is. */
+  problems: string[];
+}
+
+/** The index `mesh migrate` creates for a protocol's push or pull pass. */
+export function passIndex(protocol: ResolvedProtocol, stage: 'push' | 'pull'): string {
+  const { flags } = protocol;
+  const columns =
+    stage === 'push' ? [flags.pushSuccess, protocol.sort, protocol.id] : [flags.pullSuccess, flags.pushSuccess, protocol.sort, protocol.id];
+  return indexName(protocol.table, `${protocol.name}_${stage}`, columns);
+}
+
+/** The plan of a query as `EXPLAIN QUERY PLAN` (SQLite) or `EXPLAIN` (MySQL, PostgreSQL) shows it. */
+export async function explain(database: Database, query: RawBuilder<Row>): Promise<string[]> {
+  const { db, dialect } = database;
+  if (dialect === 'sqlite') {
+    const { rows } = await sql<{ detail: string }>`explain query plan ${query}`.execute(db);
+    return rows.map((r) => r.detail);
+  }
+  if (dialect === 'mysql') {
+    const { rows } = await sql<Record<string, unknown>>`explain ${query}`.execute(db);
+    return rows.map((r) => `table=${r.table} type=${r.type} key=${r.key} rows=${r.rows} extra=${r.Extra ?? ''}`);
+  }
+  const { rows } = await sql<{ 'QUERY PLAN': string }>`explain ${query}`.execute(db);
+  return rows.map((r) => r['QUERY PLAN']);
+}
+
+export interface PlanExpectation {
+  /** Indexes that give the query its order; the plan must read `r` as a range of one of them. */
+  indexes: string[];
+  /** With a cursor: the sort column, which must bound the range (the keyset is in the index range, not a filter). */
+  rangeOn?: string;
+}
+
+/**
+ * Whether a plan reads the records table `r` as a range of one of the
+ * expected indexes, in the index's order, with no sort step (SQLite's temp
+ * b-tree, MySQL's filesort, a PostgreSQL Sort node) and no temporary table.
+ */
+export function checkPlan(dialect: DialectName, plan: string[], expected: PlanExpectation): string[] {
+  const problems: string[] = [];
+  const has = (pattern: RegExp) => plan.some((line) => pattern.test(line));
+  const indexes = `(${expected.indexes.join('|')})`;
+  const names = expected.indexes.join(' or ');
+  if (dialect === 'sqlite') {
+    const search = plan.find((line) => new RegExp(`^SEARCH r USING (COVERING )?INDEX ${indexes} \\(`).test(line));
+    if (search === undefined) problems.push(`r is not searched as a range of ${names}`);
+    else if (expected.rangeOn !== undefined && !new RegExp(`[ (]${expected.rangeOn}[,>]`).test(search)) {
+      problems.push(`the cursor on ${expected.rangeOn} does not bound the range: ${search}`);
+    }
+    if (has(/TEMP B-TREE/)) problems.push('the plan sorts (USE TEMP B-TREE)');
+  } else if (dialect === 'mysql') {
+    const first = plan[0] ?? '';
+    // `ref` on `flag IS NULL` with the keyset pushed into the index scan (index condition) reads the same
+    // entries in the same order; MariaDB takes it over `range` when both estimates are alike, that is when
+    // few pending records precede the cursor.
+    if (!first.startsWith('table=r ')) problems.push('the plan does not start from the records table r');
+    else if (!new RegExp(`^table=r type=(range|ref|ref_or_null) key=${indexes} `).test(first)) problems.push(`r is not read through ${names}: ${first}`);
+    else if (expected.rangeOn !== undefined && !/type=range /.test(first) && !/Using index condition/.test(first)) {
+      problems.push(`the cursor does not bound the index scan: ${first}`);
+    }
+    if (has(/filesort/i)) problems.push('the plan sorts (Using filesort)');
+    if (has(/temporary/i)) problems.push('the plan uses a temporary table');
+  } else {
+    const scan = plan.findIndex((line) => new RegExp(`Index (Only )?Scan using ${indexes} on \\w+ r\\b`).test(line));
+    if (scan < 0) problems.push(`r is not read through ${names}`);
+    else if (expected.rangeOn !== undefined) {
+      const cond = plan.slice(scan + 1).find((line) => /^\s*Index Cond:/.test(line)) ?? '';
+      if (!cond.includes(expected.rangeOn)) problems.push(`the cursor on ${expected.rangeOn} does not bound the index scan: ${cond.trim()}`);
+    }
+    if (has(/^\s*(->\s*)?(Incremental )?Sort\b/)) problems.push('the plan sorts (Sort node)');
+    if (has(/Seq Scan on \w+ r\b/)) problems.push('r is scanned sequentially');
+  }
+  return problems;
+}
+
+/** explain + checkPlan. */
+export async function checkQueryPlan(database: Database, query: RawBuilder<Row>, expected: PlanExpectation): Promise<PlanCheck> {
+  const plan = await explain(database, query);
+  return { plan, problems: checkPlan(database.dialect, plan, expected) };
+}

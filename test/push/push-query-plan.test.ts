@@ -1,0 +1,134 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkQueryPlan, passIndex, type PlanExpectation } from '../../bench/query-plan.js';
+import { assignService } from '../../src/assign/assign-service.js';
+import type { MeshConfig, ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
+import { validateConfig } from '../../src/config/validate-config.js';
+import { toDbBoolean } from '../../src/db/db-values.js';
+import { migrateDatabase } from '../../src/db/migrate-database.js';
+import { openDatabase, type Database } from '../../src/db/open-database.js';
+import { SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
+import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
+import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
+import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
+
+/**
+ * The push pass reads every batch with one query that must be a range of the
+ * `(push_success, sort, id)` index in index order: a plan that sorts does it
+ * again for every batch, and the pass grows as R² (see the performance
+ * notes). The queries are compiled by the engine's own builders and
+ * prefixed with EXPLAIN, on a table large enough, with fresh statistics, for
+ * the planners to choose as they do on real data.
+ */
+
+const ACCOUNTS = 400;
+const RECORDS = 60_000;
+const NODES = ['node1', 'node2', 'node3', 'node4'];
+const BATCH = 500;
+
+function benchConfig(): MeshConfig {
+  const result = validateConfig(
+    NODES.map((name) => ({ name, url: 'http://127.0.0.1:9', apiKey: 'unused', services: { 'micro.emails.timeline': {} } })),
+    [
+      {
+        name: 'micro.emails.timeline',
+        entity: { table: 'account', id: 'id', node: 'node_for_micro_emails_timeline', weight: 'weight' },
+        assign: 'roundrobin',
+        protocols: [
+          {
+            name: 'deliveries',
+            table: 'delivery',
+            id: 'id',
+            sort: 'create_time',
+            entityRef: 'id_account',
+            batchSize: BATCH,
+            push: { path: '/api/1.0/deliveries/push.json' },
+            pull: { statusPath: '/api/1.0/deliveries/status.json', path: '/api/1.0/deliveries/pull.json', columns: { hash: 'result_hash' } },
+          },
+        ],
+      },
+    ],
+  );
+  if (!result.ok) throw new Error(result.problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+  return result.config;
+}
+
+async function analyze(database: Database): Promise<void> {
+  if (database.dialect === 'mysql') await sql`analyze table account, delivery`.execute(database.db);
+  else await sql`analyze`.execute(database.db);
+}
+
+for (const dialect of DIALECTS) {
+  describe.skipIf(!dialect.available)(`push pending query plan (${dialect.name})`, () => {
+    let test: TestDatabase;
+    let database: Database;
+    let service: ResolvedService;
+    let protocol: ResolvedProtocol;
+
+    beforeAll(async () => {
+      test = await createTestDatabase(dialect.name);
+      database = await openDatabase(test.url);
+      const config = benchConfig();
+      service = config.services[0]!;
+      protocol = service.protocols[0]!;
+      await createDemoTables(database);
+      await seedDemoTablesFast(database, { accounts: ACCOUNTS, records: RECORDS });
+      const migrated = await migrateDatabase(database, config, { dryRun: false });
+      expect(migrated.problems).toEqual([]);
+      await assignService(database.db, config, service);
+    }, 120_000);
+
+    afterAll(async () => {
+      await database?.close();
+      await test?.drop();
+    });
+
+    /** Where the engine's cursor stands after reading `count` pending records: the last row's own key. */
+    async function cursorAfter(count: number): Promise<Cursor> {
+      const rows = await pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: count }).execute(database.db);
+      const last = rows.rows[rows.rows.length - 1]!;
+      return { sort: last[SORT_ALIAS], id: last[protocol.id] };
+    }
+
+    async function expectRange(query: Parameters<typeof checkQueryPlan>[1], expected: PlanExpectation): Promise<void> {
+      const check = await checkQueryPlan(database, query, expected);
+      expect(check.problems, `plan:\n${check.plan.join('\n')}`).toEqual([]);
+    }
+
+    const push = (): PlanExpectation => ({ indexes: [passIndex(protocol, 'push')] });
+
+    it('reads the first push of a whole table as an ordered range of (push_success, sort, id), without sorting', async () => {
+      await analyze(database);
+      const query = (after: Cursor | null) => pendingBatchQuery(database.dialect, service, protocol, { after, nodes: NODES, limit: BATCH });
+      await expectRange(query(null), push());
+      await expectRange(query(await cursorAfter(RECORDS / 2)), { ...push(), rangeOn: protocol.sort });
+      // A pass for some nodes only (`mesh push --node`, or streams stopped by a failure).
+      const some = pendingBatchQuery(database.dialect, service, protocol, { after: await cursorAfter(BATCH), nodes: ['node2'], limit: BATCH });
+      await expectRange(some, { ...push(), rangeOn: protocol.sort });
+    });
+
+    it('reads the pending tail of a mostly delivered table as an ordered range, and so does the pull', async () => {
+      // The steady state: 80% delivered (60% pulled), new records pending at the end.
+      const { flags } = protocol;
+      const yes = toDbBoolean(database.dialect, true);
+      await sql`update delivery set ${sql.ref(flags.pushSuccess)} = ${yes}, ${sql.ref(flags.pushNode)} = 'node1' where id <= ${RECORDS * 0.8}`.execute(database.db);
+      await sql`update delivery set ${sql.ref(flags.pullSuccess)} = ${yes} where id <= ${RECORDS * 0.6}`.execute(database.db);
+      await analyze(database);
+
+      const pending = (after: Cursor | null) => pendingBatchQuery(database.dialect, service, protocol, { after, nodes: NODES, limit: BATCH });
+      await expectRange(pending(null), push());
+      await expectRange(pending(await cursorAfter(BATCH * 4)), { ...push(), rangeOn: protocol.sort });
+
+      // Pull: pushed and not pulled, up to each node's last processed record.
+      const { rows } = await sql<{ sort: unknown; id: unknown }>`
+        select ${sql.ref(protocol.sort)} as sort, id from delivery where id = ${RECORDS * 0.7}`.execute(database.db);
+      const middle = { sort: rows[0]!.sort, id: rows[0]!.id };
+      const bounds = new Map<string, Cursor | null>(NODES.map((n) => [n, null]));
+      // The push index gives this query its order as well (push_success = TRUE, then sort, id).
+      const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }), pull);
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: BATCH }), { ...pull, rangeOn: protocol.sort });
+    });
+  });
+}
