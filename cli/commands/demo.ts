@@ -39,7 +39,7 @@ export const demoCommand: Command = {
     let stopNodes: (() => Promise<void>) | undefined;
     try {
       say(`workmesh demo, in ${dir}\n`);
-      const started = await startDemoNodes(dir, 3);
+      const started = await startDemoNodes({ dir, count: 3 });
       stopNodes = started.stop;
       for (const node of started.nodes) process.env[node.apiKeyVariable] = node.apiKey;
       say(`1. Started 3 local nodes built with workmesh/micro: ${started.nodes.map((n) => `${n.name} ${n.url}`).join(', ')}`);

@@ -5,12 +5,30 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const DEMO_NODE = fileURLToPath(new URL('../../examples/demo-node.js', import.meta.url));
+const START_TIMEOUT_MS = 15_000;
 
 export interface RunningDemoNode {
   name: string;
   url: string;
   apiKeyVariable: string;
   apiKey: string;
+  pid: number;
+}
+
+export interface DemoNodesOptions {
+  /** Folder for the nodes' data files. */
+  dir: string;
+  count: number;
+  /** Name prefix, `node` when left out: node1, node2… */
+  prefix?: string;
+  /** The node program; examples/demo-node.js when left out. */
+  script?: string;
+  /** More environment for every node (e.g. BATCH_SIZE). */
+  env?: Record<string, string>;
+  /** Node.js flags for one node (e.g. --cpu-prof). */
+  execArgv?: (name: string) => string[];
+  /** Prefix of the environment variable naming each node's key in nodes.config.ts; `WORKMESH_DEMO` when left out. */
+  keyVariablePrefix?: string;
 }
 
 /**
@@ -18,7 +36,7 @@ export interface RunningDemoNode {
  * kit (examples/demo-node.ts) on a free port with its own data file and a
  * random API key, handed over through the environment, never argv.
  */
-export async function startDemoNodes(dir: string, count: number): Promise<{ nodes: RunningDemoNode[]; stop(): Promise<void> }> {
+export async function startDemoNodes(options: DemoNodesOptions): Promise<{ nodes: RunningDemoNode[]; stop(): Promise<void> }> {
   const children: ChildProcess[] = [];
   const stop = async () => {
     await Promise.all(
@@ -34,16 +52,25 @@ export async function startDemoNodes(dir: string, count: number): Promise<{ node
   };
   try {
     const nodes = await Promise.all(
-      Array.from({ length: count }, async (_, i) => {
-        const name = `node${i + 1}`;
+      Array.from({ length: options.count }, async (_, i): Promise<RunningDemoNode> => {
+        const name = `${options.prefix ?? 'node'}${i + 1}`;
         const apiKey = randomBytes(16).toString('hex');
-        const child = spawn(process.execPath, [DEMO_NODE], {
-          env: { ...process.env, PORT: '0', HOST: '127.0.0.1', API_KEY: apiKey, DATA_FILE: join(dir, `${name}.db`), PROTOCOLS: 'deliveries' },
+        const child = spawn(process.execPath, [...(options.execArgv?.(name) ?? []), options.script ?? DEMO_NODE], {
+          env: {
+            ...process.env,
+            PORT: '0',
+            HOST: '127.0.0.1',
+            API_KEY: apiKey,
+            DATA_FILE: join(options.dir, `${name}.db`),
+            PROTOCOLS: 'deliveries',
+            ...options.env,
+          },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         children.push(child);
         const port = await waitForPort(child, name);
-        return { name, url: `http://127.0.0.1:${port}`, apiKeyVariable: `WORKMESH_DEMO_${name.toUpperCase()}_KEY`, apiKey };
+        const apiKeyVariable = `${options.keyVariablePrefix ?? 'WORKMESH_DEMO'}_${name.toUpperCase()}_KEY`;
+        return { name, url: `http://127.0.0.1:${port}`, apiKeyVariable, apiKey, pid: child.pid! };
       }),
     );
     return { nodes, stop };
@@ -55,7 +82,7 @@ export async function startDemoNodes(dir: string, count: number): Promise<{ node
 
 function waitForPort(child: ChildProcess, name: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo node ${name} did not start within 10 s`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`node ${name} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       const match = /^listening (\d+)$/.exec(line.trim());
@@ -66,7 +93,7 @@ function waitForPort(child: ChildProcess, name: string): Promise<number> {
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`demo node ${name} exited with status ${code} before listening`));
+      reject(new Error(`node ${name} exited with status ${code} before listening`));
     });
   });
 }
