@@ -41,14 +41,17 @@ export interface CommandContext {
   database(options?: { unchecked?: boolean }): Promise<Database>;
 }
 
+/** Runs a command; returns the exit status: 0 all done, 1 some records or nodes failed, 2 bad usage. */
+export type RunCommand = (ctx: CommandContext) => Promise<number>;
+
 export interface Command {
   name: string;
   /** One line for `mesh --help`. */
   summary: string;
   /** Usage line(s), shown by `mesh <command> --help`. */
   usage: string;
-  /** Returns the exit status: 0 all done, 1 some records or nodes failed, 2 bad usage. */
-  run(ctx: CommandContext): Promise<number>;
+  /** Imports the command's module (and with it the engine parts it needs) only when it runs. */
+  load(): Promise<RunCommand>;
 }
 
 /** Bad usage: exit 2, nothing written. */

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 import { ConfigError } from '../src/config/config-problem.js';
-import { loadConfig } from '../src/config/load-config.js';
 import { UnknownNameError } from '../src/config/unknown-name-error.js';
 import type { MeshConfig } from '../src/config/mesh-config.js';
-import { SchemaNotReadyError, checkSchema } from '../src/db/check-schema.js';
+import { SchemaNotReadyError } from '../src/db/schema-not-ready-error.js';
 import { DatabaseUrlError } from '../src/db/database-url.js';
-import { openDatabase, type Database } from '../src/db/open-database.js';
-import { MoveRefused } from '../src/assign/move-entities.js';
+import type { Database } from '../src/db/open-database.js';
+import { MoveRefused } from '../src/assign/move-refused.js';
 import { UsageError, type Command, type CommandContext } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { Output } from './output.js';
@@ -60,22 +59,28 @@ async function main(argv: string[]): Promise<number> {
       positionals: parsed.positionals,
       rest: parsed.rest,
       out,
+      // The engine's modules are imported when a command first needs them: `mesh --help` loads none.
       config: () =>
-        (config ??= loadConfig({
-          ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
-          ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
-        })),
+        (config ??= import('../src/config/load-config.js').then(({ loadConfig }) =>
+          loadConfig({
+            ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
+            ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
+          }),
+        )),
       database: async (options = {}) => {
         const config = options.unchecked ? undefined : await ctx.config();
+        const { openDatabase } = await import('../src/db/open-database.js');
         database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB);
         if (config && !schemaChecked) {
+          const { checkSchema } = await import('../src/db/check-schema.js');
           await checkSchema(database, config);
           schemaChecked = true;
         }
         return database;
       },
     };
-    return await command.run(ctx);
+    const run = await command.load();
+    return await run(ctx);
   } catch (error) {
     if (
       error instanceof UsageError ||

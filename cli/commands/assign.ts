@@ -1,27 +1,22 @@
 import { assignService, type AssignResult } from '../../src/assign/assign-service.js';
 import { requireService } from '../../src/config/mesh-config.js';
-import type { Command } from '../command.js';
+import type { CommandContext } from '../command.js';
 
-export const assignCommand: Command = {
-  name: 'assign',
-  summary: 'assigns every unassigned entity by the service\'s criterion',
-  usage: 'mesh assign [--service S]',
-  async run(ctx) {
-    const config = await ctx.config();
-    const services = ctx.options.service === undefined ? config.services : [requireService(config, ctx.options.service)];
-    const database = await ctx.database();
-    const results: AssignResult[] = [];
-    for (const service of services) results.push(await assignService(database.db, config, service));
-    if (ctx.out.json) ctx.out.document(results);
-    else {
-      for (const r of results) {
-        const spread = Object.entries(r.byNode).map(([node, n]) => `${node} ${n}`).join(', ');
-        ctx.out.line(`${r.service}: assigned ${r.assigned}${spread ? ` (${spread})` : ''}`);
-      }
+export async function run(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const services = ctx.options.service === undefined ? config.services : [requireService(config, ctx.options.service)];
+  const database = await ctx.database();
+  const results: AssignResult[] = [];
+  for (const service of services) results.push(await assignService(database.db, config, service));
+  if (ctx.out.json) ctx.out.document(results);
+  else {
+    for (const r of results) {
+      const spread = Object.entries(r.byNode).map(([node, n]) => `${node} ${n}`).join(', ');
+      ctx.out.line(`${r.service}: assigned ${r.assigned}${spread ? ` (${spread})` : ''}`);
     }
-    for (const r of results.filter((r) => r.unassigned > 0)) {
-      ctx.out.error(`mesh assign: ${r.service}: ${r.unassigned} entit${r.unassigned === 1 ? 'y stays' : 'ies stay'} unassigned: ${r.reasons.join('; ')}`);
-    }
-    return results.some((r) => r.unassigned > 0) ? 1 : 0;
-  },
-};
+  }
+  for (const r of results.filter((r) => r.unassigned > 0)) {
+    ctx.out.error(`mesh assign: ${r.service}: ${r.unassigned} entit${r.unassigned === 1 ? 'y stays' : 'ies stay'} unassigned: ${r.reasons.join('; ')}`);
+  }
+  return results.some((r) => r.unassigned > 0) ? 1 : 0;
+}

@@ -6,31 +6,26 @@ import {
   type DeployEvent,
   type DeployNodeSummary,
 } from '../../src/operate/deploy-node.js';
-import { UsageError, type Command, type CommandContext } from '../command.js';
+import { UsageError, type CommandContext } from '../command.js';
 
-export const deployCommand: Command = {
-  name: 'deploy',
-  summary: "runs the node's deploy commands over SSH",
-  usage: 'mesh deploy --node N | --all [--concurrency 4]',
-  async run(ctx) {
-    const { node: name, all } = ctx.options;
-    if (all && name !== undefined) throw new UsageError('give --node N or --all, not both');
-    if (!all && (name === undefined || name === '')) throw new UsageError('--node N or --all is required');
-    const concurrency = parseConcurrency(ctx.options.concurrency);
-    const config = await ctx.config();
-    const nodes = pickNodes(config.nodes, all ? undefined : name);
-    const { out } = ctx;
-    const summaries = await deployNodes(nodes, {
-      concurrency,
-      ...(!out.json && { onEvent: (event: DeployEvent) => printEvent(ctx, event) }),
-    });
-    if (out.json) {
-      out.document(summaries);
-      for (const s of summaries) if (!s.ok) out.error(`mesh: ${s.node}: ${headline(s)}`);
-    } else printSummaries(ctx, summaries);
-    return summaries.every((s) => s.ok) ? 0 : 1;
-  },
-};
+export async function run(ctx: CommandContext): Promise<number> {
+  const { node: name, all } = ctx.options;
+  if (all && name !== undefined) throw new UsageError('give --node N or --all, not both');
+  if (!all && (name === undefined || name === '')) throw new UsageError('--node N or --all is required');
+  const concurrency = parseConcurrency(ctx.options.concurrency);
+  const config = await ctx.config();
+  const nodes = pickNodes(config.nodes, all ? undefined : name);
+  const { out } = ctx;
+  const summaries = await deployNodes(nodes, {
+    concurrency,
+    ...(!out.json && { onEvent: (event: DeployEvent) => printEvent(ctx, event) }),
+  });
+  if (out.json) {
+    out.document(summaries);
+    for (const s of summaries) if (!s.ok) out.error(`mesh: ${s.node}: ${headline(s)}`);
+  } else printSummaries(ctx, summaries);
+  return summaries.every((s) => s.ok) ? 0 : 1;
+}
 
 /**
  * A name (`--node N`) must be a node that can be deployed. None (`--all`) takes the nodes

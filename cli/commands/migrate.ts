@@ -1,28 +1,23 @@
 import { migrateDatabase } from '../../src/db/migrate-database.js';
-import type { Command } from '../command.js';
+import type { CommandContext } from '../command.js';
 
-export const migrateCommand: Command = {
-  name: 'migrate',
-  summary: 'creates the package\'s tables and adds missing flag columns and indexes; --dry-run prints the SQL',
-  usage: 'mesh migrate [--dry-run]',
-  async run(ctx) {
-    const config = await ctx.config();
-    const database = await ctx.database({ unchecked: true });
-    const dryRun = Boolean(ctx.options['dry-run']);
-    const result = await migrateDatabase(database, config, { dryRun });
-    if (ctx.out.json) {
-      ctx.out.document(result);
-    } else if (result.problems.length > 0) {
-      for (const problem of result.problems) ctx.out.error(`mesh migrate: ${problem}`);
-    } else if (result.steps.length === 0) {
-      ctx.out.line('nothing to do: the database is up to date');
-    } else {
-      for (const step of result.steps) {
-        ctx.out.line(`${dryRun ? 'would apply' : 'applied'}: ${step.description}`);
-        for (const statement of step.sql) ctx.out.line(`  ${statement};`);
-      }
+export async function run(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const database = await ctx.database({ unchecked: true });
+  const dryRun = Boolean(ctx.options['dry-run']);
+  const result = await migrateDatabase(database, config, { dryRun });
+  if (ctx.out.json) {
+    ctx.out.document(result);
+  } else if (result.problems.length > 0) {
+    for (const problem of result.problems) ctx.out.error(`mesh migrate: ${problem}`);
+  } else if (result.steps.length === 0) {
+    ctx.out.line('nothing to do: the database is up to date');
+  } else {
+    for (const step of result.steps) {
+      ctx.out.line(`${dryRun ? 'would apply' : 'applied'}: ${step.description}`);
+      for (const statement of step.sql) ctx.out.line(`  ${statement};`);
     }
-    // A configured table or column that does not exist is a configuration problem: nothing was written.
-    return result.problems.length > 0 ? 2 : 0;
-  },
-};
+  }
+  // A configured table or column that does not exist is a configuration problem: nothing was written.
+  return result.problems.length > 0 ? 2 : 0;
+}

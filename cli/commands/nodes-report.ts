@@ -1,39 +1,34 @@
 import { readNodesUsage, type NodeUsage } from '../../src/operate/read-node-usage.js';
 import { nodeReport, type NodeReportRow } from '../../src/report/node-report.js';
-import type { Command } from '../command.js';
+import type { CommandContext } from '../command.js';
 import type { Output } from '../output.js';
 
 /** A node's row with what SSH read, under `ssh` (only with --ssh). */
 type NodeRowWithUsage = NodeReportRow & { ssh?: Omit<NodeUsage, 'name'> };
 
-export const nodesReportCommand: Command = {
-  name: 'nodes',
-  summary: 'one row per node: name, url, services, entities, weight, pending, failed, processed; --ssh adds health and usage',
-  usage: 'mesh --nodes [--ssh] [--json]',
-  async run(ctx) {
-    const config = await ctx.config();
-    const database = await ctx.database();
-    // Both at once: the SSH reads are bounded by each node's connect time-out.
-    const [rows, usage] = await Promise.all([
-      nodeReport(database, config),
-      ctx.options.ssh ? readNodesUsage(config.nodes) : Promise.resolve(undefined),
-    ]);
-    const withUsage: NodeRowWithUsage[] = rows.map((row) => {
-      const found = usage?.find((u) => u.name === row.name);
-      if (!found) return row;
-      const { name: _name, ...ssh } = found;
-      return { ...row, ssh };
-    });
-    if (ctx.out.json) {
-      ctx.out.document(withUsage);
-      return 0;
-    }
-    if (usage) renderNodeReportWithUsage(ctx.out, withUsage);
-    else renderNodeReport(ctx.out, rows);
-    for (const u of usage ?? []) if (!u.reachable && u.error) ctx.out.error(`mesh --nodes --ssh: ${u.error}`);
+export async function run(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const database = await ctx.database();
+  // Both at once: the SSH reads are bounded by each node's connect time-out.
+  const [rows, usage] = await Promise.all([
+    nodeReport(database, config),
+    ctx.options.ssh ? readNodesUsage(config.nodes) : Promise.resolve(undefined),
+  ]);
+  const withUsage: NodeRowWithUsage[] = rows.map((row) => {
+    const found = usage?.find((u) => u.name === row.name);
+    if (!found) return row;
+    const { name: _name, ...ssh } = found;
+    return { ...row, ssh };
+  });
+  if (ctx.out.json) {
+    ctx.out.document(withUsage);
     return 0;
-  },
-};
+  }
+  if (usage) renderNodeReportWithUsage(ctx.out, withUsage);
+  else renderNodeReport(ctx.out, rows);
+  for (const u of usage ?? []) if (!u.reachable && u.error) ctx.out.error(`mesh --nodes --ssh: ${u.error}`);
+  return 0;
+}
 
 export function renderNodeReport(out: Output, rows: NodeReportRow[]): void {
   out.table(

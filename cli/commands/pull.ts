@@ -1,25 +1,20 @@
 import { pullRecords } from '../../src/pull/pull-records.js';
-import type { Command } from '../command.js';
+import type { CommandContext } from '../command.js';
 import { runStageCommand } from '../stage-run.js';
 
-export const pullCommand: Command = {
-  name: 'pull',
-  summary: 'pulls the results of processed records from their nodes and stores them',
-  usage: 'mesh pull [--service S] [--node N] [--concurrency N]',
-  async run(ctx) {
-    const config = await ctx.config();
-    const database = await ctx.database();
-    const summary = await runStageCommand(ctx, 'pull', (options) => pullRecords(database, config, options));
-    if (!ctx.out.json) {
-      ctx.out.line(`pulled ${summary.pulled}, failed ${summary.failed}`);
-      const worked = summary.nodes.filter((n) => n.pulled > 0 || n.failed > 0 || n.notReady > 0 || n.skipped);
-      if (worked.length > 0) {
-        ctx.out.table(
-          ['node', 'service', 'protocol', 'pulled', 'failed', 'not ready', 'note'],
-          worked.map((n) => [n.node, n.service, n.protocol, n.pulled, n.failed, n.notReady, n.skipped ?? (n.error ? 'stopped: see stderr' : '')]),
-        );
-      }
+export async function run(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const database = await ctx.database();
+  const summary = await runStageCommand(ctx, 'pull', (options) => pullRecords(database, config, options));
+  if (!ctx.out.json) {
+    ctx.out.line(`pulled ${summary.pulled}, failed ${summary.failed}`);
+    const worked = summary.nodes.filter((n) => n.pulled > 0 || n.failed > 0 || n.notReady > 0 || n.skipped);
+    if (worked.length > 0) {
+      ctx.out.table(
+        ['node', 'service', 'protocol', 'pulled', 'failed', 'not ready', 'note'],
+        worked.map((n) => [n.node, n.service, n.protocol, n.pulled, n.failed, n.notReady, n.skipped ?? (n.error ? 'stopped: see stderr' : '')]),
+      );
     }
-    return summary.failed > 0 || summary.nodes.some((n) => n.error) ? 1 : 0;
-  },
-};
+  }
+  return summary.failed > 0 || summary.nodes.some((n) => n.error) ? 1 : 0;
+}

@@ -1,25 +1,20 @@
 import { pushRecords } from '../../src/push/push-records.js';
-import type { Command } from '../command.js';
+import type { CommandContext } from '../command.js';
 import { runStageCommand } from '../stage-run.js';
 
-export const pushCommand: Command = {
-  name: 'push',
-  summary: 'pushes pending records to their nodes, in (sort, id) order, in batches',
-  usage: 'mesh push [--service S] [--node N] [--concurrency N]',
-  async run(ctx) {
-    const config = await ctx.config();
-    const database = await ctx.database();
-    const summary = await runStageCommand(ctx, 'push', (options) => pushRecords(database, config, options));
-    if (!ctx.out.json) {
-      ctx.out.line(`pushed ${summary.pushed}, failed ${summary.failed}`);
-      const worked = summary.nodes.filter((n) => n.pushed > 0 || n.failed > 0 || n.skipped);
-      if (worked.length > 0) {
-        ctx.out.table(
-          ['node', 'service', 'protocol', 'pushed', 'failed', 'note'],
-          worked.map((n) => [n.node, n.service, n.protocol, n.pushed, n.failed, n.skipped ?? (n.error ? 'stopped: see stderr' : '')]),
-        );
-      }
+export async function run(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const database = await ctx.database();
+  const summary = await runStageCommand(ctx, 'push', (options) => pushRecords(database, config, options));
+  if (!ctx.out.json) {
+    ctx.out.line(`pushed ${summary.pushed}, failed ${summary.failed}`);
+    const worked = summary.nodes.filter((n) => n.pushed > 0 || n.failed > 0 || n.skipped);
+    if (worked.length > 0) {
+      ctx.out.table(
+        ['node', 'service', 'protocol', 'pushed', 'failed', 'note'],
+        worked.map((n) => [n.node, n.service, n.protocol, n.pushed, n.failed, n.skipped ?? (n.error ? 'stopped: see stderr' : '')]),
+      );
     }
-    return summary.failed > 0 ? 1 : 0;
-  },
-};
+  }
+  return summary.failed > 0 ? 1 : 0;
+}

@@ -1,22 +1,17 @@
 import { serviceReport, type ServiceReportRow } from '../../src/report/service-report.js';
-import type { Command } from '../command.js';
+import type { CommandContext } from '../command.js';
 import type { Output } from '../output.js';
 
-export const servicesReportCommand: Command = {
-  name: 'services',
-  summary: 'one row per service: service, nodes, entities, unassigned, pending, failed, processed',
-  usage: 'mesh --services [--json]',
-  async run(ctx) {
-    const config = await ctx.config();
-    const rows = await serviceReport(await ctx.database(), config);
-    if (ctx.out.json) {
-      ctx.out.document(rows);
-      return 0;
-    }
-    renderServiceReport(ctx.out, rows);
+export async function run(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const rows = await serviceReport(await ctx.database(), config);
+  if (ctx.out.json) {
+    ctx.out.document(rows);
     return 0;
-  },
-};
+  }
+  renderServiceReport(ctx.out, rows);
+  return 0;
+}
 
 export function renderServiceReport(out: Output, rows: ServiceReportRow[]): void {
   out.table(

@@ -1,26 +1,21 @@
 import { requireService } from '../../src/config/mesh-config.js';
 import { entityStatus } from '../../src/report/entity-status.js';
-import { requireOption, UsageError, type Command } from '../command.js';
+import { requireOption, UsageError, type CommandContext } from '../command.js';
 
-export const statusCommand: Command = {
-  name: 'status',
-  summary: 'where one entity stands: its node, and per protocol its pending, failed and processed records',
-  usage: 'mesh status --service S --entity ID',
-  async run(ctx) {
-    const config = await ctx.config();
-    const service = requireService(config, requireOption(ctx, 'service'));
-    const entity = requireOption(ctx, 'entity');
-    const status = await entityStatus(await ctx.database(), service, entity);
-    if (status === null) throw new UsageError(`service ${service.name}: no entity ${entity} in table ${service.entity.table}`);
-    if (ctx.out.json) {
-      ctx.out.document(status);
-      return 0;
-    }
-    ctx.out.line(`${status.service}, entity ${status.entity}: node ${status.node ?? '(unassigned)'}`);
-    ctx.out.table(
-      ['protocol', 'pending', 'failed', 'processed'],
-      status.protocols.map((p) => [p.protocol, p.pending, p.failed, p.processed]),
-    );
+export async function run(ctx: CommandContext): Promise<number> {
+  const config = await ctx.config();
+  const service = requireService(config, requireOption(ctx, 'service'));
+  const entity = requireOption(ctx, 'entity');
+  const status = await entityStatus(await ctx.database(), service, entity);
+  if (status === null) throw new UsageError(`service ${service.name}: no entity ${entity} in table ${service.entity.table}`);
+  if (ctx.out.json) {
+    ctx.out.document(status);
     return 0;
-  },
-};
+  }
+  ctx.out.line(`${status.service}, entity ${status.entity}: node ${status.node ?? '(unassigned)'}`);
+  ctx.out.table(
+    ['protocol', 'pending', 'failed', 'processed'],
+    status.protocols.map((p) => [p.protocol, p.pending, p.failed, p.processed]),
+  );
+  return 0;
+}

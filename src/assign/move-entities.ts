@@ -9,14 +9,9 @@ import { planRebalance } from './plan-rebalance.js';
 import { collectEntities } from './read-entities.js';
 import { readNodeLoads } from './read-node-loads.js';
 import { entityWeight, weightSelection } from './entity-weight.js';
+import { MoveRefused } from './move-refused.js';
 
-/** A request the configuration or the database cannot satisfy (exit 2, nothing written). */
-export class MoveRefused extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MoveRefused';
-  }
-}
+export { MoveRefused };
 
 export interface ReassignResult {
   service: string;

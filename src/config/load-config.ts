@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
 import { ConfigError, type ConfigProblem } from './config-problem.js';
@@ -26,6 +27,23 @@ function packageEntry(): string {
 }
 
 /**
+ * Where the JavaScript compiled from the `.ts` configuration is kept between
+ * runs: compiling loads Babel, which costs some 150 ms and 25 MB of memory
+ * for the whole run; a cron job that runs `mesh` every minute compiles once.
+ * Entries are keyed by the file's path and checked against a hash of its
+ * text, so an edited file is compiled again. The folder is the user's own
+ * (not a shared /tmp, where another user could plant code that we would
+ * run); WORKMESH_CACHE_DIR names another, `off` turns the cache off.
+ */
+function configCacheDir(): string | false {
+  const chosen = process.env.WORKMESH_CACHE_DIR;
+  if (chosen === 'off') return false;
+  if (chosen !== undefined && chosen !== '') return resolve(chosen, 'config');
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'workmesh', 'config');
+}
+
+/**
  * Loads `nodes.config.ts` and `services.config.ts` at run time (no build step
  * for the user) and validates them together. Throws a ConfigError listing
  * every problem.
@@ -45,7 +63,7 @@ export async function loadConfig(paths: Partial<ConfigPaths> = {}, cwd = process
   const jiti = createJiti(import.meta.url, {
     alias: { workmesh: packageEntry() },
     moduleCache: false,
-    fsCache: false,
+    fsCache: configCacheDir(),
     interopDefault: true,
   });
   // Both files are read before failing, so that a problem in each is reported at once.

@@ -2,14 +2,9 @@ import type { MeshConfig } from '../config/mesh-config.js';
 import type { Database } from './open-database.js';
 import { planSchemaChanges } from './plan-schema-changes.js';
 import { readSchema } from './read-schema.js';
+import { SchemaNotReadyError } from './schema-not-ready-error.js';
 
-/** The database lacks tables or columns the configuration needs (exit 2): run `mesh migrate`. */
-export class SchemaNotReadyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SchemaNotReadyError';
-  }
-}
+export { SchemaNotReadyError };
 
 const OWN_TABLES = ['workmesh_state', 'workmesh_lease', 'workmesh_run'];
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -133,5 +133,39 @@ describe('loadConfig', () => {
       { path: 'nodes[0].apiKey', message: 'required (is its environment variable set?)' },
       { path: 'nodes[1].apiKey', message: 'required (is its environment variable set?)' },
     ]);
+  });
+
+  describe('compiled-config cache', () => {
+    const saved = process.env.WORKMESH_CACHE_DIR;
+    afterEach(() => {
+      if (saved === undefined) delete process.env.WORKMESH_CACHE_DIR;
+      else process.env.WORKMESH_CACHE_DIR = saved;
+    });
+
+    it('keeps the compiled files in WORKMESH_CACHE_DIR and compiles an edited file again', async () => {
+      process.env.WORKMESH_CACHE_DIR = join(dir, 'cache');
+      writeFileSync(join(dir, 'nodes.config.ts'), NODES);
+      writeFileSync(join(dir, 'services.config.ts'), SERVICES);
+      const first = await loadConfig({}, dir);
+      expect(first.nodes[0]!.url).toBe('http://127.0.0.1:3001');
+      expect(readdirSync(join(dir, 'cache', 'config')).filter((f) => f.includes('nodes.config'))).toHaveLength(1);
+      // Same path, same length: only the text tells the cached copy is stale.
+      writeFileSync(join(dir, 'nodes.config.ts'), NODES.replace('3001', '3009'));
+      const second = await loadConfig({}, dir);
+      expect(second.nodes[0]!.url).toBe('http://127.0.0.1:3009');
+      // And a broken edit is reported, not hidden behind the cached good copy.
+      writeFileSync(join(dir, 'nodes.config.ts'), NODES.replace('defineNodes([', 'defineNodes(['.concat('}')));
+      const error = await configError(loadConfig({}, dir));
+      expect(error.problems[0]!.path).toBe(join(dir, 'nodes.config.ts'));
+    });
+
+    it('writes nothing when WORKMESH_CACHE_DIR is off', async () => {
+      process.env.WORKMESH_CACHE_DIR = 'off';
+      writeFileSync(join(dir, 'nodes.config.ts'), NODES);
+      writeFileSync(join(dir, 'services.config.ts'), SERVICES);
+      await loadConfig({}, dir);
+      expect(existsSync(join(dir, 'off'))).toBe(false);
+      expect(existsSync(join(process.cwd(), 'off'))).toBe(false);
+    });
   });
 });
