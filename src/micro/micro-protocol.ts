@@ -70,6 +70,7 @@ export function isMicroRecordId(value: unknown): value is MicroRecordId {
  * The key a record is held under. Ids are compared as text, so `17` and
  * `"17"` are one record: drivers return 64-bit ids as strings or numbers
  * depending on their size and settings, and a re-push must still be a no-op.
+ * MicroStore's batch INSERT makes the same key in SQL; change the two together.
  */
 export function recordKey(id: MicroRecordId): string {
   return String(id);

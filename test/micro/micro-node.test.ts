@@ -166,6 +166,21 @@ describe('createMicroNode', () => {
     ]);
   });
 
+  it('stores a repeated id of one push once, the first, and answers a pull once per id', async () => {
+    const { process, seen } = recordingProcess();
+    const { client } = await start({ protocols: { deliveries: { process } } });
+
+    const records = [{ id: 1, v: 'a' }, { id: 's', v: 'a' }, { id: 1, v: 'b' }, { id: '1', v: 'c' }, { id: 's', v: 'd' }];
+    expect(await push(client, records)).toEqual({ ok: true, body: { status: 'success', stored: 2 } });
+    await waitFor(async () => (await lastProcessedId(client)) === 's', 'record s');
+
+    expect(seen).toEqual([1, 's']);
+    expect(await pull(client, ['s', 1, 's', '1', 'none'])).toEqual([
+      { id: 's', hash: hashOf({ id: 's', v: 'a' }) },
+      { id: 1, hash: hashOf({ id: 1, v: 'a' }) },
+    ]);
+  });
+
   it('keeps ids that are strings as strings', async () => {
     const { process } = recordingProcess();
     const { client } = await start({ protocols: { deliveries: { process } } });
