@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createJiti } from 'jiti';
+import { packageFile } from '../package-files.js';
 import { ConfigError, type ConfigProblem } from './config-problem.js';
 import type { MeshConfig } from './mesh-config.js';
 import { validateConfig } from './validate-config.js';
@@ -17,12 +17,12 @@ export const DEFAULT_CONFIG_PATHS: ConfigPaths = { nodes: 'nodes.config.ts', ser
 /**
  * The package's own entry, so that `import { defineNodes } from 'workmesh'`
  * resolves from any folder: dist/src/index.js once built, src/index.ts when
- * this file runs from source (tests). Named explicitly rather than left to
- * jiti's guess of a `.ts` file behind a missing `.js` one.
+ * the package is not built (tests from source). Named explicitly rather than
+ * left to jiti's guess of a `.ts` file behind a missing `.js` one.
  */
 function packageEntry(): string {
-  const built = fileURLToPath(new URL('../index.js', import.meta.url));
-  const source = fileURLToPath(new URL('../index.ts', import.meta.url));
+  const built = packageFile('dist/src/index.js');
+  const source = packageFile('src/index.ts');
   return existsSync(built) || !existsSync(source) ? built : source;
 }
 

@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-files.js';
 
-const DEMO_NODE = fileURLToPath(new URL('../../examples/demo-node.js', import.meta.url));
+const DEMO_NODE = packageFile('dist/examples/demo-node.js');
 const START_TIMEOUT_MS = 15_000;
 
 export interface RunningDemoNode {
