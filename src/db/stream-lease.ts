@@ -61,6 +61,11 @@ export class StreamLeases {
     return this.#owner;
   }
 
+  /** How long a lease lives unless renewed. */
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
+
   has(stream: string): boolean {
     return this.#held.has(stream);
   }

@@ -2,7 +2,7 @@ import PQueue from 'p-queue';
 import { nodesOfService, requireNode, requireService, type MeshConfig, type ResolvedProtocol, type ResolvedService } from '../config/mesh-config.js';
 import type { NodeConfig } from '../config/node-config.js';
 import type { Database } from '../db/open-database.js';
-import { finishRun, startRun } from '../db/run-log.js';
+import { finishRun, markAbandonedRuns, startRun } from '../db/run-log.js';
 import { newLeaseOwner, StreamLeases, streamKey } from '../db/stream-lease.js';
 import type { NodeTransport } from '../nodes/node-transport.js';
 import { TransportPool, type TransportFactory } from '../nodes/transport-pool.js';
@@ -70,6 +70,7 @@ export async function runStage<O extends StreamOutcome>(
   const transports = new TransportPool(options.transports ? { create: options.transports } : {});
   const requests = new PQueue({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
   const outcomes: O[] = [];
+  await markAbandonedRuns(db, Date.now(), leases.ttlMs);
   const runId = await startRun(db, stage.name, leases.owner);
   try {
     const passes: Promise<void>[] = [];

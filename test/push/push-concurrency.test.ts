@@ -156,9 +156,16 @@ for (const dialect of DIALECTS) {
       const expiry = Math.max(...leases.map((l) => l.expiresAt));
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiry - Date.now() + 20)));
       for (const proxy of t.proxies) proxy.fault = undefined;
-      const rerun = await pushRecords(t.database, config);
+      const rerun = await pushRecords(t.database, config, { leaseTtlMs: LEASE_MS });
       expect(rerun.nodes.map((n) => n.skipped)).toEqual([undefined, undefined]);
       expect(rerun.failed).toBe(0);
+      // The rerun marked the killed master's run abandoned; the two in-process runs finished.
+      const runs = await t.database.db.selectFrom('workmesh_run').select(['owner', 'status']).orderBy('started_at').execute();
+      expect(runs.map((r) => [String(r.owner).includes(`:${push.child.pid}:`), r.status])).toEqual([
+        [true, 'abandoned'],
+        [false, 'ok'],
+        [false, 'ok'],
+      ]);
 
       flags = await readFlags(t.database, t.protocol, { pull: false });
       expect([...flags.values()].every((f) => f.pushSuccess === true && f.pushError === null)).toBe(true);
