@@ -59,9 +59,13 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
         const number = Number(value);
         return Number.isSafeInteger(number) ? number : value;
       });
-      return new PostgresDialect({
-        pool: new pg.Pool({ connectionString: target.url.href, max: 8 }),
-      });
+      const pool = new pg.Pool({ connectionString: target.url.href, max: 8 });
+      // An idle connection the server ends (a restart, an administrator, an
+      // idle timeout) is dropped by the pool, which then emits the error; with
+      // no listener that would end the process. The next query opens a new
+      // connection, or fails with the cause.
+      pool.on('error', () => undefined);
+      return new PostgresDialect({ pool });
     }
   }
 }
