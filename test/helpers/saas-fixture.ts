@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { sql, type ColumnDataType, type Expression } from 'kysely';
 import { defaultFlagColumn, type MeshConfig } from '../../src/config/mesh-config.js';
 import type { NodeConfig } from '../../src/config/node-config.js';
@@ -10,6 +9,7 @@ import { validateConfig } from '../../src/config/validate-config.js';
 import type { DialectName } from '../../src/db/database-url.js';
 import { toDbBoolean, toDbTime } from '../../src/db/db-values.js';
 import type { Database } from '../../src/db/open-database.js';
+import { packageRoot } from '../../src/package-files.js';
 
 /**
  * A small SaaS database as users have them: `account` rows are the entities,
@@ -222,19 +222,7 @@ export async function setRecordFlags(
   await database.db.updateTable(target.table).set(set).where(target.idColumn ?? 'id', 'in', ids).execute();
 }
 
-/** The repository root: the nearest folder up from here whose package.json names `workmesh`. */
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'workmesh') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the workmesh repository root above test/helpers');
-    dir = parent;
-  }
-}
-
-export const REPO_ROOT = findRepoRoot();
+export const REPO_ROOT = packageRoot();
 export const MESH_BIN = resolve(REPO_ROOT, 'dist/cli/mesh.js');
 
 export interface MeshRun {
