@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { NodeConfig } from '../config/node-config.js';
-import type { NodeCallResult, NodeTransport } from './node-transport.js';
+import type { FailureClass, NodeCallResult, NodeTransport } from './node-transport.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECTIONS = 8;
@@ -66,7 +66,7 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
   const redact = (text: string): string => (apiKey === '' ? text : text.split(apiKey).join('***'));
 
   async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<NodeCallResult> {
-    if (setupError !== undefined) return { ok: false, error: setupError };
+    if (setupError !== undefined) return { ok: false, error: setupError, failure: 'node' };
     let status: number;
     let text: string;
     // undici arms headersTimeout on its coarse timer wheel (about one second of
@@ -87,14 +87,14 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
       // Reading the whole body frees the connection for the next call on this keep-alive pool.
       text = await response.body.text();
     } catch (error) {
-      if (deadline.aborted) return { ok: false, error: `timed out after ${timeoutMs} ms` };
-      return { ok: false, error: redact(failureText(error, timeoutMs)) };
+      if (deadline.aborted) return { ok: false, error: `timed out after ${timeoutMs} ms`, failure: 'node' };
+      return { ok: false, error: redact(failureText(error, timeoutMs)), failure: 'node' };
     }
     const parsed = parseObject(text);
     if (status >= 200 && status < 300 && parsed !== undefined && parsed.status === 'success') {
       return { ok: true, body: parsed };
     }
-    return { ok: false, error: redact(`HTTP ${status}: ${firstChars(text, ERROR_BODY_CHARS)}`) };
+    return { ok: false, error: redact(`HTTP ${status}: ${firstChars(text, ERROR_BODY_CHARS)}`), failure: failureClass(status, parsed) };
   }
 
   return {
@@ -102,6 +102,13 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
     post: (path, body) => call('POST', path, body),
     close: () => pool.close(),
   };
+}
+
+/** HTTP statuses by which a reachable node refuses the records themselves (with a JSON body); any other failure is the node's. */
+const RECORD_REJECTION_STATUSES = new Set([400, 409, 413, 422]);
+
+function failureClass(status: number, parsed: Record<string, unknown> | undefined): FailureClass {
+  return RECORD_REJECTION_STATUSES.has(status) && parsed !== undefined ? 'records' : 'node';
 }
 
 function joinPath(basePath: string, path: string): string {

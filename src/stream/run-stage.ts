@@ -26,8 +26,17 @@ export interface StreamOutcome {
   service: string;
   protocol: string;
   node: string;
+  /** The failure that ended the stream for this run. */
   error?: string;
+  /** Why the stream was not worked (another master holds its lease, the node is in back-off). */
   skipped?: string;
+  /**
+   * Set by the stage when a call failed by the node's fault (FailureClass
+   * `node`): runStage records it in the node's health and backs off.
+   */
+  unavailable?: string;
+  /** Set by the stage when at least one call to the node succeeded: resets the node's back-off. */
+  reached?: boolean;
 }
 
 /** A node whose stream this run holds the lease of. */
