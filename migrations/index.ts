@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as ownTables from './0001-own-tables.js';
+import * as nodeHealth from './0002-node-health.js';
 
 /** The package's own migrations, by name; names sort in the order they run. */
 export const OWN_MIGRATIONS: Record<string, Migration> = {
   '0001-own-tables': ownTables,
+  '0002-node-health': nodeHealth,
 };

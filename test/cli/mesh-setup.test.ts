@@ -55,6 +55,7 @@ for (const dialect of DIALECTS) {
       const lines = dry.stdout.trimEnd().split('\n');
       expect(lines.filter((l) => !l.startsWith('  '))).toEqual([
         'would apply: own migration 0001-own-tables',
+        'would apply: own migration 0002-node-health',
         'would apply: configured tables: 9 columns, 4 indexes',
       ]);
       const q = dialect.name === 'mysql' ? '`' : '"';
@@ -65,7 +66,7 @@ for (const dialect of DIALECTS) {
       const planned = jsonOf<{ steps: { description: string; sql: string[] }[]; problems: string[]; dryRun: boolean }>(dryJson);
       expect(planned.dryRun).toBe(true);
       expect(planned.problems).toEqual([]);
-      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, dialect.name === 'sqlite' ? 13 : 6]);
+      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, dialect.name === 'sqlite' ? 13 : 6]);
       expect(await tableNames(project.database)).toEqual(['account', 'delivery']);
 
       // Before the real migrate, the other commands say what is missing.
@@ -73,7 +74,7 @@ for (const dialect of DIALECTS) {
       expect(unprepared.code).toBe(2);
       expect(unprepared.stdout).toBe('');
       expect(unprepared.stderr).toMatch(
-        /^mesh: the database is not prepared: missing table workmesh_state, table workmesh_lease, table workmesh_run, column account\.node_for_micro_emails_timeline, .*; run mesh migrate\n$/,
+        /^mesh: the database is not prepared: missing table workmesh_state, table workmesh_lease, table workmesh_run, table workmesh_node_health, column account\.node_for_micro_emails_timeline, .*; run mesh migrate\n$/,
       );
 
       ok(await project.mesh(['migrate', ...paths]));
