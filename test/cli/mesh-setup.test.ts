@@ -79,7 +79,7 @@ for (const dialect of DIALECTS) {
 
       ok(await project.mesh(['migrate', ...paths]));
       expect(await tableNames(project.database)).toEqual([
-        'account', 'delivery', 'workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_run', 'workmesh_state',
+        'account', 'delivery', 'workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_node_health', 'workmesh_run', 'workmesh_state',
       ]);
       expect(await project.mesh(['migrate', ...paths])).toEqual({ code: 0, stdout: 'nothing to do: the database is up to date\n', stderr: '' });
     });
