@@ -9,7 +9,12 @@ export interface BenchOptions {
   dialect: DialectName;
   entities: number;
   records: number;
+  /** The first of `nodeCounts`. */
   nodes: number;
+  /** `--nodes 4,20,200`: with `--stub`, each count is measured in turn. */
+  nodeCounts: number[];
+  /** `--stub`: measure push and pull to stub nodes only, for each of `nodeCounts` (cost against the number of nodes). */
+  scaling: boolean;
   batch: number;
   /** Records sent the naive way (one request and one UPDATE each); 0 skips it. */
   naiveSample: number;
@@ -35,7 +40,7 @@ export const DEFAULT_SERVERS: Record<Exclude<DialectName, 'sqlite'>, string> = {
   postgres: 'postgres://postgres@127.0.0.1:5432/postgres',
 };
 
-export const USAGE = `npm run bench -- [--db sqlite|mysql|postgres|URL] [--entities 1000] [--records 200000] [--nodes 4]
+export const USAGE = `npm run bench -- [--db sqlite|mysql|postgres|URL] [--entities 1000] [--records 200000] [--nodes 4 | --nodes 4,20,200 --stub]
                     [--batch 500] [--naive-sample 2000] [--node-batch 500] [--floor-runs 2] [--no-stub]
                     [--out bench/results/NAME.json] [--profile DIR] [--mesh-flags "--trace-gc ..."] [--keep]`;
 
@@ -49,7 +54,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     const arg = argv[i]!;
     if (!arg.startsWith('--')) throw new BenchUsageError(`unexpected argument "${arg}"`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    if (name === 'keep' || name === 'help' || name === 'no-stub') switches.add(name);
+    if (name === 'keep' || name === 'help' || name === 'no-stub' || name === 'stub') switches.add(name);
     else if (inline !== undefined) values.set(name, inline);
     else {
       const next = argv[++i];
@@ -68,6 +73,12 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(value) || value < min) throw new BenchUsageError(`--${name} must be a whole number >= ${min} (got "${raw}")`);
     return value;
   };
+  const nodeCounts = (values.get('nodes') ?? '4').split(',').map((raw) => {
+    const value = Number(raw.replace(/_/g, ''));
+    if (!Number.isInteger(value) || value < 1) throw new BenchUsageError(`--nodes takes whole numbers >= 1, comma-separated (got "${raw}")`);
+    return value;
+  });
+  if (nodeCounts.length > 1 && !switches.has('stub')) throw new BenchUsageError('a list of node counts needs --stub');
   const db = values.get('db') ?? 'sqlite';
   const options: BenchOptions = {
     db: db in DEFAULT_SERVERS ? DEFAULT_SERVERS[db as keyof typeof DEFAULT_SERVERS] : db,
@@ -75,7 +86,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     dialect: dialectOf(db),
     entities: integer('entities', 1_000, 1),
     records: integer('records', 200_000, 1),
-    nodes: integer('nodes', 4, 1),
+    nodes: nodeCounts[0]!,
+    nodeCounts,
+    scaling: switches.has('stub'),
     batch: integer('batch', 500, 1),
     naiveSample: integer('naive-sample', 2_000, 0),
     nodeBatch: integer('node-batch', 500, 1),
@@ -88,7 +101,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   if (out !== undefined) options.out = out;
   const profile = values.get('profile');
   if (profile !== undefined) options.profileDir = profile;
-  if (options.nodes > options.entities) throw new BenchUsageError('--nodes must not exceed --entities');
+  if (Math.max(...nodeCounts) > options.entities) throw new BenchUsageError('--nodes must not exceed --entities');
   return options;
 }
 
@@ -105,7 +118,8 @@ export function reproduceCommand(options: BenchOptions): string {
     `--db ${options.dbArg.replace(/\/\/[^@/]*@/, '//USER@')}`,
     `--entities ${options.entities}`,
     `--records ${options.records}`,
-    `--nodes ${options.nodes}`,
+    `--nodes ${options.nodeCounts.join(',')}`,
+    ...(options.scaling ? ['--stub'] : []),
     `--batch ${options.batch}`,
     `--naive-sample ${options.naiveSample}`,
     `--node-batch ${options.nodeBatch}`,

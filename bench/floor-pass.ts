@@ -25,8 +25,16 @@ interface FloorPassProps {
   columns?: string[];
   /** The node a record goes to; its entity's when left out. */
   nodeOfRow?: (row: Row) => string | null | undefined;
-  /** Flags (and results) of one node's batch, one UPDATE. */
-  write(node: string, ids: unknown[]): Promise<void>;
+  /**
+   * `per-node`: one UPDATE per node batch, as a master writes the flags of
+   * each node's answer. `per-read`: one UPDATE per batch read, every node's
+   * records together in id order: the best schedule a master could use, so
+   * that no smarter write order can beat the floor (with many nodes a node's
+   * batch is scattered over the table; a read batch is not).
+   */
+  schedule?: 'per-node' | 'per-read';
+  /** Flags (and results) of one node's batch (node null: of a whole read batch, `per-read`), one UPDATE. */
+  write(node: string | null, ids: unknown[]): Promise<void>;
 }
 
 /**
@@ -48,6 +56,8 @@ async function floorPass(props: FloorPassProps): Promise<FloorResult> {
     buffers.set(node, []);
     if (rows.length > 0) await props.write(node, rows.map((r) => r[protocol.id]));
   };
+  const nodeOfRecord = (row: Row): string | undefined =>
+    (props.nodeOfRow?.(row) ?? nodeOf.get(String(row[protocol.entityRef ?? protocol.id]))) || undefined;
   let records = 0;
   let key: Key | null = null;
   let columns = props.columns;
@@ -60,14 +70,18 @@ async function floorPass(props: FloorPassProps): Promise<FloorResult> {
       order by ${sql.join([...(dialect === 'postgres' ? props.flagOrder : []), protocol.sort, protocol.id].map((c) => sql.ref(c)))}
       limit ${batchSize}`.execute(db);
     if (rows[0] !== undefined) columns ??= Object.keys(rows[0]).filter((c) => c !== SORT_TEXT && !flagColumns.has(c));
-    for (const row of rows) {
-      const node = props.nodeOfRow?.(row) ?? nodeOf.get(String(row[protocol.entityRef ?? protocol.id]));
-      if (node === null || node === undefined) continue;
-      const buffer = buffers.get(node) ?? [];
-      buffers.set(node, buffer);
-      buffer.push(row);
-      records++;
-      if (buffer.length >= batchSize) await flush(node);
+    const assigned = rows.filter((row) => nodeOfRecord(row) !== undefined);
+    records += assigned.length;
+    if (props.schedule === 'per-read') {
+      if (assigned.length > 0) await props.write(null, assigned.map((row) => row[protocol.id]));
+    } else {
+      for (const row of assigned) {
+        const node = nodeOfRecord(row)!;
+        const buffer = buffers.get(node) ?? [];
+        buffers.set(node, buffer);
+        buffer.push(row);
+        if (buffer.length >= batchSize) await flush(node);
+      }
     }
     if (rows.length < batchSize) break;
     const last: Row = rows[rows.length - 1]!;
@@ -78,14 +92,24 @@ async function floorPass(props: FloorPassProps): Promise<FloorResult> {
 }
 
 /** Push floor: pending records in order, flagged pushed one batch at a time. */
-export function floorPush(database: Database, service: ResolvedService, protocol: ResolvedProtocol, batchSize: number): Promise<FloorResult> {
+export function floorPush(
+  database: Database,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  batchSize: number,
+  schedule: 'per-node' | 'per-read' = 'per-node',
+): Promise<FloorResult> {
   const { dialect, db } = database;
   const { flags } = protocol;
+  const { entity } = service;
+  // A read batch holds every node's records: each record's node is its entity's, one primary-key lookup.
+  const entityNode = sql`(select e.${sql.ref(entity.node)} from ${sql.table(entity.table)} e where e.${sql.ref(entity.id)} = ${sql.table(protocol.table)}.${sql.ref(protocol.entityRef ?? protocol.id)})`;
   return floorPass({
     database,
     service,
     protocol,
     batchSize,
+    schedule,
     where: sql`${sql.ref(flags.pushSuccess)} is null`,
     flagOrder: [flags.pushSuccess],
     write: async (node, ids) => {
@@ -94,7 +118,7 @@ export function floorPush(database: Database, service: ResolvedService, protocol
           ${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)},
           ${sql.ref(flags.pushTime)} = ${toDbTime(dialect, new Date())},
           ${sql.ref(flags.pushError)} = null,
-          ${sql.ref(flags.pushNode)} = ${node},
+          ${sql.ref(flags.pushNode)} = ${node ?? entityNode},
           ${sql.ref(flags.pushAttempts)} = ${sql.ref(flags.pushAttempts)} + 1
         where ${sql.ref(protocol.id)} in (${sql.join(ids)})`.execute(db);
     },
@@ -112,6 +136,7 @@ export function floorPull(
   protocol: ResolvedProtocol,
   batchSize: number,
   resultColumn: string,
+  schedule: 'per-node' | 'per-read' = 'per-node',
 ): Promise<FloorResult> {
   const { dialect, db } = database;
   const { flags } = protocol;
@@ -123,6 +148,7 @@ export function floorPull(
     batchSize,
     where: sql`${sql.ref(flags.pullSuccess)} is null and ${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)}`,
     flagOrder: [flags.pullSuccess, flags.pushSuccess],
+    schedule,
     // A pull needs the records' keys only: the id, and the node it was delivered to (else its entity's).
     columns: [protocol.id, flags.pushNode, ...(protocol.entityRef ? [protocol.entityRef] : [])],
     nodeOfRow: (row) => row[flags.pushNode] as string | null,

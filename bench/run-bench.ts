@@ -14,6 +14,7 @@ import { floorPull, floorPush } from './floor-pass.js';
 import { fastestOf, Measurer } from './measure.js';
 import { runMesh, type MeshRun } from './mesh-process.js';
 import { naivePush } from './naive-push.js';
+import { measureNodeScaling, renderNodeScaling } from './node-scaling.js';
 import { cpuBetween } from './process-usage.js';
 import { analyze, resetFlags } from './reset-flags.js';
 import { waitUntilProcessed } from './wait-processed.js';
@@ -49,6 +50,7 @@ async function main(argv: string[]): Promise<number> {
   let nodes: BenchNodes | undefined;
   try {
     bench = await createBenchDatabase(options.db, options.dialect);
+    if (options.scaling) return await runNodeScaling(bench, options, dir, log);
     nodes = await startBenchNodes({ dir, count: options.nodes, processBatch: options.nodeBatch, ...(profileDir && { profileDir }) });
     for (const node of nodes.nodes) process.env[node.apiKeyVariable] = node.apiKey;
     const files = writeBenchConfig(dir, nodes.nodes, options.batch);
@@ -188,6 +190,34 @@ async function main(argv: string[]): Promise<number> {
     if (bench && !options.keep) await bench.drop();
     else if (bench) log(`kept ${bench.url}`);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `--nodes 4,20,200 --stub`: push and pull cost per record against the number of nodes, nodes that cost nothing. */
+async function runNodeScaling(bench: BenchDatabase, options: BenchOptions, dir: string, log: (text: string) => void): Promise<number> {
+  const loadBefore = loadavg()[0]!;
+  const setupDir = join(dir, 'setup');
+  mkdirSync(setupDir);
+  const maxNodes = Math.max(...options.nodeCounts);
+  const names = Array.from({ length: maxNodes }, (_, i) => ({ name: `stub${i + 1}`, url: 'http://127.0.0.1:9', apiKeyVariable: 'WORKMESH_BENCH_STUB_KEY' }));
+  process.env.WORKMESH_BENCH_STUB_KEY ??= 'set-up-only';
+  const config = await loadConfig(writeBenchConfig(setupDir, names, options.batch));
+  const database = await openDatabase(bench.url);
+  try {
+    log(`${await databaseVersion(database)}: seeding ${options.entities} entities, ${options.records} records`);
+    await setUpBenchDatabase(database, config, options.entities, options.records);
+    const rows = await measureNodeScaling({ dir, database, dbUrl: bench.url, options, log });
+    console.log(`${reproduceCommand(options)}\n${await databaseVersion(database)}, ${options.entities} entities, ${options.records} records, batch ${options.batch}\n`);
+    console.log(renderNodeScaling(rows));
+    if (options.out !== undefined) {
+      mkdirSync(dirname(resolve(options.out)), { recursive: true });
+      const report = { command: reproduceCommand(options), date: new Date().toISOString(), machine: { ...machine(), loadAverage: [round(loadBefore), round(loadavg()[0]!)] }, database: await databaseVersion(database), rows };
+      writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+      log(`wrote ${options.out}`);
+    }
+    return 0;
+  } finally {
+    await database.close();
   }
 }
 
