@@ -1,5 +1,6 @@
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
 import type { Db } from '../config/service-config.js';
+import { exactTime, parseMysqlTime } from './exact-time.js';
 import { withExactIntegers } from './sqlite-exact-integers.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
@@ -28,6 +29,8 @@ export async function openDatabase(url: string | undefined): Promise<Database> {
   };
 }
 
+let exactTimeParsers = false;
+
 /** Each driver is loaded only when its dialect is used: a cron run pays for one. */
 async function createDialect(target: DatabaseTarget): Promise<Dialect> {
   switch (target.dialect) {
@@ -49,6 +52,8 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
           supportBigNumbers: true,
           bigNumberStrings: false,
           dateStrings: false,
+          // DATETIME(6) and TIMESTAMP(6) keep their microseconds (exact-time.ts); mysql2's own Dates stop at the millisecond.
+          typeCast: (field, next) => (field.type === 'DATETIME' || field.type === 'TIMESTAMP' ? parseMysqlTime(field.string()) : next()),
         }),
       });
     }
@@ -60,6 +65,15 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
         const number = Number(value);
         return Number.isSafeInteger(number) ? number : value;
       });
+      // timestamp and timestamptz keep their microseconds (exact-time.ts); pg's own Dates stop at the millisecond.
+      // The parsers are global to the process: wrapped once, not once per database opened.
+      if (!exactTimeParsers) {
+        exactTimeParsers = true;
+        for (const type of [pg.types.builtins.TIMESTAMPTZ, pg.types.builtins.TIMESTAMP]) {
+          const parse = pg.types.getTypeParser(type, 'text');
+          pg.types.setTypeParser(type, (value: string) => exactTime(parse(value), value));
+        }
+      }
       const pool = new pg.Pool({ connectionString: target.url.href, max: 8 });
       // An idle connection the server ends (a restart, an administrator, an
       // idle timeout) is dropped by the pool, which then emits the error; with
