@@ -1,9 +1,9 @@
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, sql, type Dialect } from 'kysely';
 import type { Db } from '../config/service-config.js';
 import { exactTime, parseMysqlTime } from './exact-time.js';
 import { withExactIntegers } from './sqlite-exact-integers.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
-import { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
+import { connectionFailure, parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
 
 /** An open connection pool to the SaaS database, with the dialect it speaks. */
 export interface Database {
@@ -13,7 +13,8 @@ export interface Database {
 }
 
 /**
- * Opens `mysql://`, `postgres://` or `sqlite:` URLs through Kysely.
+ * Opens `mysql://`, `postgres://` or `sqlite:` URLs through Kysely, and
+ * connects once: a URL the database refuses is a DatabaseConnectionError.
  *
  * @example
  * const database = await openDatabase('sqlite:./saas.db');
@@ -21,7 +22,23 @@ export interface Database {
  */
 export async function openDatabase(url: string | undefined): Promise<Database> {
   const target = parseDatabaseUrl(url);
-  const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: await createDialect(target) });
+  let dialect: Dialect;
+  try {
+    dialect = await createDialect(target);
+  } catch (error) {
+    throw connectionFailure(target, error);
+  }
+  const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect });
+  // The pools connect lazily: without this, an unknown database or a wrong password would surface at the
+  // first real query, as the driver's bare error, midway through a command.
+  if (target.dialect !== 'sqlite') {
+    try {
+      await sql`select 1`.execute(db);
+    } catch (error) {
+      await db.destroy().catch(() => undefined);
+      throw connectionFailure(target, error);
+    }
+  }
   return {
     db,
     dialect: target.dialect,
