@@ -4,7 +4,7 @@ import { ConfigError } from '../src/config/config-problem.js';
 import { UnknownNameError } from '../src/config/unknown-name-error.js';
 import type { MeshConfig } from '../src/config/mesh-config.js';
 import { SchemaNotReadyError } from '../src/db/schema-not-ready-error.js';
-import { DatabaseUrlError } from '../src/db/database-url.js';
+import { DatabaseConnectionError, DatabaseUrlError } from '../src/db/database-url.js';
 import type { Database } from '../src/db/open-database.js';
 import { MoveRefused } from '../src/assign/move-refused.js';
 import { UsageError, type Command, type CommandContext } from './command.js';
@@ -95,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
       error instanceof UsageError ||
       error instanceof ConfigError ||
       error instanceof DatabaseUrlError ||
+      error instanceof DatabaseConnectionError ||
       error instanceof MoveRefused ||
       error instanceof UnknownNameError ||
       error instanceof SchemaNotReadyError

@@ -8,7 +8,10 @@ export async function run(ctx: CommandContext): Promise<number> {
   const result = await migrateDatabase(database, config, { dryRun });
   if (ctx.out.json) {
     ctx.out.document(result);
-  } else if (result.problems.length > 0) {
+    return result.problems.length > 0 ? 2 : 0;
+  }
+  for (const warning of result.warnings) ctx.out.error(`mesh migrate: warning: ${warning}`);
+  if (result.problems.length > 0) {
     for (const problem of result.problems) ctx.out.error(`mesh migrate: ${problem}`);
   } else if (result.steps.length === 0) {
     ctx.out.line('nothing to do: the database is up to date');

@@ -12,6 +12,8 @@ import type { NodeConfig } from './node-config.js';
 import type { AssignCriterion, EntityConfig, FlagColumns, ServiceConfig } from './service-config.js';
 
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A table, optionally qualified by its PostgreSQL schema or MySQL database: `accounts`, `app.accounts`. */
+export const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
 const NODE_NAME = /^[A-Za-z0-9._-]+$/;
 const CRITERIA: readonly AssignCriterion[] = ['roundrobin', 'entitynumber', 'entityweight'];
 
@@ -56,6 +58,16 @@ class Checker {
   identifier(obj: Obj, key: string, path: string, optional = false): string | undefined {
     const value = this.string(obj, key, path, { optional });
     if (value !== undefined && !IDENTIFIER.test(value)) {
+      this.add(`${path}.${key}`, `"${value}" is not an SQL identifier (${IDENTIFIER.source})`);
+      return undefined;
+    }
+    return value;
+  }
+
+  table(obj: Obj, key: string, path: string): string | undefined {
+    const value = this.string(obj, key, path);
+    if (value !== undefined && !TABLE_NAME.test(value)) {
+      // Worded as for any identifier; the README's "Tables in another schema" says a qualifier may precede it.
       this.add(`${path}.${key}`, `"${value}" is not an SQL identifier (${IDENTIFIER.source})`);
       return undefined;
     }
@@ -264,7 +276,7 @@ function checkSharedFlags(check: Checker, protocol: ResolvedProtocol, path: stri
 function validateEntity(check: Checker, entity: unknown, path: string): EntityConfig | undefined {
   if (!check.object(entity, path)) return undefined;
   check.knownKeys(entity, path, ENTITY_KEYS);
-  const table = check.identifier(entity, 'table', path);
+  const table = check.table(entity, 'table', path);
   const id = check.identifier(entity, 'id', path);
   const node = check.identifier(entity, 'node', path);
   if (entity.weight !== undefined && typeof entity.weight !== 'function') check.identifier(entity, 'weight', path);
@@ -282,7 +294,7 @@ function validateProtocol(
   check.knownKeys(protocol, path, PROTOCOL_KEYS);
   const problemsBefore = check.problems.length;
   const name = check.string(protocol, 'name', path);
-  const table = check.identifier(protocol, 'table', path);
+  const table = check.table(protocol, 'table', path);
   const id = check.identifier(protocol, 'id', path);
   const sort = check.identifier(protocol, 'sort', path);
   const entityRef = check.identifier(protocol, 'entityRef', path, true);

@@ -1,7 +1,9 @@
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, sql, type Dialect } from 'kysely';
 import type { Db } from '../config/service-config.js';
+import { exactTime, parseMysqlTime } from './exact-time.js';
+import { withExactIntegers } from './sqlite-exact-integers.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
-import { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
+import { connectionFailure, parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
 
 /** An open connection pool to the SaaS database, with the dialect it speaks. */
 export interface Database {
@@ -11,7 +13,8 @@ export interface Database {
 }
 
 /**
- * Opens `mysql://`, `postgres://` or `sqlite:` URLs through Kysely.
+ * Opens `mysql://`, `postgres://` or `sqlite:` URLs through Kysely, and
+ * connects once: a URL the database refuses is a DatabaseConnectionError.
  *
  * @example
  * const database = await openDatabase('sqlite:./saas.db');
@@ -19,13 +22,31 @@ export interface Database {
  */
 export async function openDatabase(url: string | undefined): Promise<Database> {
   const target = parseDatabaseUrl(url);
-  const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: await createDialect(target) });
+  let dialect: Dialect;
+  try {
+    dialect = await createDialect(target);
+  } catch (error) {
+    throw connectionFailure(target, error);
+  }
+  const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect });
+  // The pools connect lazily: without this, an unknown database or a wrong password would surface at the
+  // first real query, as the driver's bare error, midway through a command.
+  if (target.dialect !== 'sqlite') {
+    try {
+      await sql`select 1`.execute(db);
+    } catch (error) {
+      await db.destroy().catch(() => undefined);
+      throw connectionFailure(target, error);
+    }
+  }
   return {
     db,
     dialect: target.dialect,
     close: () => db.destroy(),
   };
 }
+
+let exactTimeParsers = false;
 
 /** Each driver is loaded only when its dialect is used: a cron run pays for one. */
 async function createDialect(target: DatabaseTarget): Promise<Dialect> {
@@ -35,7 +56,7 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
       const database = new BetterSqlite3(target.file);
       database.pragma('journal_mode = WAL');
       database.pragma('busy_timeout = 10000');
-      return new SqliteDialect({ database: withStatementCache(database) });
+      return new SqliteDialect({ database: withExactIntegers(withStatementCache(database)) });
     }
     case 'mysql': {
       const { createPool } = await import('mysql2');
@@ -48,6 +69,8 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
           supportBigNumbers: true,
           bigNumberStrings: false,
           dateStrings: false,
+          // DATETIME(6) and TIMESTAMP(6) keep their microseconds (exact-time.ts); mysql2's own Dates stop at the millisecond.
+          typeCast: (field, next) => (field.type === 'DATETIME' || field.type === 'TIMESTAMP' ? parseMysqlTime(field.string()) : next()),
         }),
       });
     }
@@ -59,6 +82,15 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
         const number = Number(value);
         return Number.isSafeInteger(number) ? number : value;
       });
+      // timestamp and timestamptz keep their microseconds (exact-time.ts); pg's own Dates stop at the millisecond.
+      // The parsers are global to the process: wrapped once, not once per database opened.
+      if (!exactTimeParsers) {
+        exactTimeParsers = true;
+        for (const type of [pg.types.builtins.TIMESTAMPTZ, pg.types.builtins.TIMESTAMP]) {
+          const parse = pg.types.getTypeParser(type, 'text');
+          pg.types.setTypeParser(type, (value: string) => exactTime(parse(value), value));
+        }
+      }
       const pool = new pg.Pool({ connectionString: target.url.href, max: 8 });
       // An idle connection the server ends (a restart, an administrator, an
       // idle timeout) is dropped by the pool, which then emits the error; with

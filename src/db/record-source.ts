@@ -6,10 +6,29 @@ import type { DialectName } from './database-url.js';
 export const NODE_ALIAS = '__workmesh_node';
 export const SORT_ALIAS = '__workmesh_sort';
 
-/** Where a keyset pass stands: the last `(sort, id)` it read, sort as the database wrote it. */
+/**
+ * Where a keyset pass stands: the last `(sort, id)` it read, sort as the
+ * database wrote it. A null sort: the pass is still in its first phase, the
+ * records whose sort value is NULL (see KeysetPhase).
+ */
 export interface Cursor {
   sort: unknown;
   id: unknown;
+}
+
+/**
+ * Records whose sort value is NULL come first, as the oldest, in id order;
+ * then the others in `(sort, id)` order. SQLite and MySQL sort NULLs first
+ * and PostgreSQL last, and a row-value keyset never passes a NULL (the
+ * comparison is NULL): so every pass reads in two phases, `sort IS NULL`
+ * keyset on the id, then `sort IS NOT NULL` keyset on `(sort, id)`. Both are
+ * ranges of the same `(flag, sort, id)` index in its order, on every dialect.
+ */
+export type KeysetPhase = 'nulls' | 'sorted';
+
+/** The phase a pass after this cursor reads first. */
+export function phaseAfter(cursor: Cursor | null): KeysetPhase {
+  return cursor === null || cursor.sort === null || cursor.sort === undefined ? 'nulls' : 'sorted';
 }
 
 /**
@@ -36,9 +55,13 @@ export interface RecordSource {
    * reading the index in order.
    */
   nodeIs(name: string): RawBuilder<unknown>;
-  /** `(sort, id) > cursor`, in the form each dialect reads as an index range. */
-  after(cursor: Cursor): RawBuilder<unknown>;
-  /** `(sort, id) <= cursor`. */
+  /**
+   * The records of a phase after the cursor (null: from the phase's start), in
+   * the form each dialect reads as an index range: `sort is null and id > ?`,
+   * `sort is not null`, or `(sort, id) > (?, ?)`.
+   */
+  inPhase(phase: KeysetPhase, cursor: Cursor | null): RawBuilder<unknown>;
+  /** At or before the cursor in the order above (NULL sorts first). */
   notAfter(cursor: Cursor): RawBuilder<unknown>;
   orderBy: RawBuilder<unknown>;
 }
@@ -86,15 +109,23 @@ export function recordSource(
       nodeOf === 'entity'
         ? sql`${entityNode} = ${name}`
         : sql`(r.${sql.ref(protocol.flags.pushNode)} = ${name} or (r.${sql.ref(protocol.flags.pushNode)} is null and ${entityNode} = ${name}))`,
-    // MySQL reads `sort >= ?` as the range and filters the rest; the others take row values as a range.
-    after: (c) =>
-      dialect === 'mysql'
+    inPhase: (phase, c) => {
+      if (phase === 'nulls') return c === null ? sql`${sort} is null` : sql`${sort} is null and ${id} > ${c.id}`;
+      if (c === null || phaseAfter(c) === 'nulls') return sql`${sort} is not null`;
+      // MySQL reads `sort >= ?` as the range and filters the rest; the others take row values as a range.
+      // Neither form matches a NULL sort.
+      return dialect === 'mysql'
         ? sql`${sort} >= ${c.sort} and (${sort} > ${c.sort} or ${id} > ${c.id})`
-        : sql`(${sort}, ${id}) > (${c.sort}, ${c.id})`,
-    notAfter: (c) =>
-      dialect === 'mysql'
-        ? sql`${sort} <= ${c.sort} and (${sort} < ${c.sort} or ${id} <= ${c.id})`
-        : sql`(${sort}, ${id}) <= (${c.sort}, ${c.id})`,
+        : sql`(${sort}, ${id}) > (${c.sort}, ${c.id})`;
+    },
+    notAfter: (c) => {
+      if (phaseAfter(c) === 'nulls') return sql`(${sort} is null and ${id} <= ${c.id})`;
+      const sorted =
+        dialect === 'mysql'
+          ? sql`${sort} <= ${c.sort} and (${sort} < ${c.sort} or ${id} <= ${c.id})`
+          : sql`(${sort}, ${id}) <= (${c.sort}, ${c.id})`;
+      return sql`(${sort} is null or ${sorted})`;
+    },
     orderBy: sql`${sort}, ${id}`,
   };
 }

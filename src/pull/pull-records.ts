@@ -1,5 +1,6 @@
 import type { MeshConfig, ResolvedProtocol } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
+import { readSchema } from '../db/read-schema.js';
 import { runStage, type StageOptions } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome, PullSummary } from './pull-outcome.js';
 import { pullProtocol } from './pull-protocol.js';
@@ -49,10 +50,10 @@ const TYPE_NAME = /^[A-Za-z_][A-Za-z0-9_ ]*$/;
 async function readColumnTypes(database: Database, protocol: ResolvedProtocol): Promise<Map<string, string>> {
   const types = new Map<string, string>();
   if (database.dialect !== 'postgres' || !protocol.pull?.columns) return types;
-  const tables = await database.db.introspection.getTables();
-  const table = tables.find((t) => t.name === protocol.table);
-  for (const column of table?.columns ?? []) {
-    if (TYPE_NAME.test(column.dataType)) types.set(column.name, column.dataType);
+  // The table in its own schema (read-schema.ts), never a namesake elsewhere.
+  const table = (await readSchema(database, [protocol.table], { indexes: false })).get(protocol.table);
+  for (const column of table?.columnTypes.values() ?? []) {
+    if (TYPE_NAME.test(column.type)) types.set(column.name, column.type);
   }
   return types;
 }

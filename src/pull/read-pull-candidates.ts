@@ -3,7 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbBoolean } from '../db/db-values.js';
-import { recordSource, SORT_ALIAS, type Cursor } from '../db/record-source.js';
+import { phaseAfter, recordSource, SORT_ALIAS, type Cursor, type KeysetPhase } from '../db/record-source.js';
 
 /**
  * A node's pull bound: its last processed record's `(sort, id)`, and when
@@ -39,7 +39,7 @@ export interface PullCandidatesQuery {
 
 /**
  * The next records pushed successfully and not pulled yet, in `(sort, id)`
- * order, of entities on the given nodes, each up to its node's bound. One
+ * order (NULL sorts first), of entities on the given nodes, each up to its node's bound. One
  * query per batch, a range of the `(pull_success, push_success, sort, id)` index.
  */
 export async function readPullCandidates(
@@ -49,16 +49,21 @@ export async function readPullCandidates(
   protocol: ResolvedProtocol,
   query: PullCandidatesQuery,
 ): Promise<Row[]> {
-  const { rows } = await pullCandidatesQuery(dialect, service, protocol, query).execute(db);
-  return rows;
+  // NULL sorts first, as for push (read-pending-batch.ts).
+  const phase = phaseAfter(query.after);
+  const { rows } = await pullCandidatesQuery(dialect, service, protocol, query, phase).execute(db);
+  if (phase === 'sorted' || rows.length >= query.limit) return rows;
+  const more = await pullCandidatesQuery(dialect, service, protocol, { ...query, after: null, limit: query.limit - rows.length }, 'sorted').execute(db);
+  return more.rows.length === 0 ? rows : [...rows, ...more.rows];
 }
 
-/** The query readPullCandidates runs, unexecuted: for EXPLAIN. */
+/** A query readPullCandidates runs, unexecuted: for EXPLAIN. `phase` defaults to the one the cursor is in. */
 export function pullCandidatesQuery(
   dialect: DialectName,
   service: ResolvedService,
   protocol: ResolvedProtocol,
   query: PullCandidatesQuery,
+  phase: KeysetPhase = phaseAfter(query.after),
 ): RawBuilder<Row> {
   const source = recordSource(dialect, service, protocol, 'delivered');
   // Up to the bound: at or before it in (sort, id) order, or delivered in an earlier batch (received before it).
@@ -74,7 +79,7 @@ export function pullCandidatesQuery(
     sql`r.${sql.ref(protocol.flags.pushSuccess)} = ${toDbBoolean(dialect, true)}`,
     sql`(${sql.join(perNode, sql` or `)})`,
   ];
-  if (query.after) conditions.push(source.after(query.after));
+  conditions.push(source.inPhase(phase, query.after));
   // As for push (read-pending-batch.ts): PostgreSQL needs the index's order spelled out, or it sorts every batch.
   const { pullSuccess, pushSuccess } = protocol.flags;
   const orderBy = dialect === 'postgres' ? sql`r.${sql.ref(pullSuccess)}, r.${sql.ref(pushSuccess)}, ${source.orderBy}` : source.orderBy;

@@ -3,7 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbTime } from '../db/db-values.js';
-import { recordSource, type Cursor } from '../db/record-source.js';
+import { phaseAfter, recordSource, type Cursor, type KeysetPhase } from '../db/record-source.js';
 
 export interface PendingBatchQuery {
   after: Cursor | null;
@@ -19,8 +19,9 @@ export interface PendingBatchQuery {
 /**
  * The next `limit` records not yet delivered (push_success NULL: never
  * pushed, or the last try failed and is to be retried; dead ones are FALSE),
- * in `(sort, id)` order after the cursor, of entities on the given nodes.
- * One query per batch, a range of the `(push_success, sort, id)` index.
+ * in `(sort, id)` order after the cursor (NULL sorts first), of entities on
+ * the given nodes. One query per batch (two where the NULL sorts end), a
+ * range of the `(push_success, sort, id)` index.
  */
 export async function readPendingBatch(
   db: Db,
@@ -29,21 +30,30 @@ export async function readPendingBatch(
   protocol: ResolvedProtocol,
   query: PendingBatchQuery,
 ): Promise<Row[]> {
-  const { rows } = await pendingBatchQuery(dialect, service, protocol, query).execute(db);
-  return rows;
+  // NULL sorts first (record-source.ts): a pass still among them reads on into the sorted ones when they run out.
+  const phase = phaseAfter(query.after);
+  const { rows } = await pendingBatchQuery(dialect, service, protocol, query, phase).execute(db);
+  if (phase === 'sorted' || rows.length >= query.limit) return rows;
+  const more = await pendingBatchQuery(dialect, service, protocol, { ...query, after: null, limit: query.limit - rows.length }, 'sorted').execute(db);
+  return more.rows.length === 0 ? rows : [...rows, ...more.rows];
 }
 
-/** The query readPendingBatch runs, unexecuted: for EXPLAIN (test/push/push-query-plan.test.ts, the bench). */
+/**
+ * A query readPendingBatch runs, unexecuted: for EXPLAIN (test/push/push-query-plan.test.ts, the bench).
+ * `phase` defaults to the one the cursor is in.
+ */
 export function pendingBatchQuery(
   dialect: DialectName,
   service: ResolvedService,
   protocol: ResolvedProtocol,
   query: PendingBatchQuery,
+  phase: KeysetPhase = phaseAfter(query.after),
 ): RawBuilder<Row> {
   const source = recordSource(dialect, service, protocol);
   const conditions = [sql`r.${sql.ref(protocol.flags.pushSuccess)} is null`, sql`${source.node} in (${sql.join(query.nodes)})`];
-  if (query.after) conditions.push(source.after(query.after));
-  if (query.settledBefore) conditions.push(sql`r.${sql.ref(protocol.sort)} < ${toDbTime(dialect, query.settledBefore)}`);
+  conditions.push(source.inPhase(phase, query.after));
+  // A NULL sort counts as the oldest: always settled.
+  if (query.settledBefore && phase === 'sorted') conditions.push(sql`r.${sql.ref(protocol.sort)} < ${toDbTime(dialect, query.settledBefore)}`);
   // PostgreSQL reads `flag IS NULL` as an index condition but not as a constant for the order, and would
   // sort every batch: the index's own order is spelled out (the same order, since the flag is NULL throughout).
   const orderBy = dialect === 'postgres' ? sql`r.${sql.ref(protocol.flags.pushSuccess)}, ${source.orderBy}` : source.orderBy;

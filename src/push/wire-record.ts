@@ -1,8 +1,10 @@
 import type { Row } from '../config/service-config.js';
+import { ExactTime } from '../db/exact-time.js';
 
 /**
  * A record as the node contract sends it: columns as the driver returns
- * them, but dates as ISO 8601 strings, 64-bit integers that do not fit a
+ * them, but dates as ISO 8601 strings in UTC with every digit the database
+ * holds (microseconds from DATETIME(6) and timestamptz, see exact-time.ts), 64-bit integers that do not fit a
  * JSON number as strings, binary as base64; the given columns (flags, the
  * master's own) left out.
  */
@@ -19,6 +21,7 @@ export function toWireRecord(row: Row, omitted: ReadonlySet<string>): Row {
 }
 
 function toWireValue(value: unknown): unknown {
+  if (value instanceof ExactTime) return value.iso;
   if (value instanceof Date) return value.toISOString();
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (Buffer.isBuffer(value)) return value.toString('base64');

@@ -86,7 +86,7 @@ for (const dialect of DIALECTS) {
 
     /** Where the engine's cursor stands after reading `count` pending records: the last row's own key. */
     async function cursorAfter(count: number): Promise<Cursor> {
-      const rows = await pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: count }).execute(database.db);
+      const rows = await pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: count }, 'sorted').execute(database.db);
       const last = rows.rows[rows.rows.length - 1]!;
       return { sort: last[SORT_ALIAS], id: last[protocol.id] };
     }
@@ -103,6 +103,9 @@ for (const dialect of DIALECTS) {
       const query = (after: Cursor | null) => pendingBatchQuery(database.dialect, service, protocol, { after, nodes: NODES, limit: BATCH });
       await expectRange(query(null), push());
       await expectRange(query(await cursorAfter(RECORDS / 2)), { ...push(), rangeOn: protocol.sort });
+      // The two phases of a pass (NULL sorts first): among the NULLs after an id, and the sorted ones from their start.
+      await expectRange(query({ sort: null, id: 5 }), push());
+      await expectRange(pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: BATCH }, 'sorted'), push());
       // A pass for some nodes only (`mesh push --node`, or streams stopped by a failure).
       const some = pendingBatchQuery(database.dialect, service, protocol, { after: await cursorAfter(BATCH), nodes: ['node2'], limit: BATCH });
       await expectRange(some, { ...push(), rangeOn: protocol.sort });
@@ -128,6 +131,7 @@ for (const dialect of DIALECTS) {
       // The push index gives this query its order as well (push_success = TRUE, then sort, id).
       const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
       await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }), pull);
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }, 'sorted'), pull);
       await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: BATCH }), { ...pull, rangeOn: protocol.sort });
     });
   });
