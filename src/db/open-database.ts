@@ -1,5 +1,6 @@
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, type Dialect } from 'kysely';
 import type { Db } from '../config/service-config.js';
+import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
 
@@ -35,7 +36,7 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
       const database = new BetterSqlite3(target.file);
       database.pragma('journal_mode = WAL');
       database.pragma('busy_timeout = 10000');
-      return new SqliteDialect({ database: withStatementCache(database) });
+      return new SqliteImmediateDialect({ database: withStatementCache(database) });
     }
     case 'mysql': {
       const { createPool } = await import('mysql2');
