@@ -15,8 +15,10 @@ const CHUNK = 1_000;
 /**
  * Writes moves with one UPDATE per (from, to) pair and chunk of ids, never
  * one per entity. Each UPDATE is guarded by the node the plan saw, so an
- * entity another run moved meanwhile is left alone. Returns how many moved.
- * Call inside a transaction.
+ * entity another run moved meanwhile is left alone, and with `repush` only
+ * the records of entities that are on their new node now are cleared (the
+ * same guard: the flags of an entity this run did not move stay as they
+ * are). Returns how many moved. Call inside a transaction.
  */
 export async function applyMoves(
   db: Db,
@@ -38,12 +40,10 @@ export async function applyMoves(
       const chunk = ids.slice(i, i + CHUNK);
       const query = db.updateTable(entity.table).set({ [entity.node]: to }).where(entity.id, 'in', chunk);
       const result = await (from === null ? query.where(entity.node, 'is', null) : query.where(entity.node, '=', from)).executeTakeFirst();
-      moved += Number(result.numUpdatedRows);
+      const changed = Number(result.numUpdatedRows);
+      moved += changed;
+      if (options.repush && changed > 0) await clearRecordFlags(db, service, chunk, to);
     }
-  }
-  if (options.repush) {
-    const ids = moves.map((m) => m.id);
-    for (let i = 0; i < ids.length; i += CHUNK) await clearRecordFlags(db, service, ids.slice(i, i + CHUNK));
   }
   return moved;
 }

@@ -57,6 +57,14 @@ export type PushConfig =
 interface PullBase {
   statusPath: string;
   path: string;
+  /**
+   * Records delivered longer ago than this (milliseconds) are asked for on
+   * every pull whatever the node's status bound says, so that a result
+   * the bound misses (a lost acknowledgement, a late commit, a re-push) is
+   * still pulled; ids the node has not processed are left out of its
+   * answer and cost nothing. 300000 (five minutes) when left out.
+   */
+  sweepAfterMs?: number;
 }
 
 export type PullConfig =

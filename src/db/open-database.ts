@@ -1,7 +1,8 @@
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, sql, type Dialect } from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, sql, type Dialect } from 'kysely';
 import type { Db } from '../config/service-config.js';
 import { exactTime, parseMysqlTime } from './exact-time.js';
 import { withExactIntegers } from './sqlite-exact-integers.js';
+import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { connectionFailure, parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
 
@@ -56,7 +57,7 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
       const database = new BetterSqlite3(target.file);
       database.pragma('journal_mode = WAL');
       database.pragma('busy_timeout = 10000');
-      return new SqliteDialect({ database: withExactIntegers(withStatementCache(database)) });
+      return new SqliteImmediateDialect({ database: withExactIntegers(withStatementCache(database)) });
     }
     case 'mysql': {
       const { createPool } = await import('mysql2');

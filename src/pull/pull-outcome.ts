@@ -14,6 +14,8 @@ export interface PullStreamOutcome extends StreamOutcome {
 export interface PullSummary {
   pulled: number;
   failed: number;
+  /** Results a guard dropped: their records were re-pushed or pulled elsewhere while the batch was in flight. */
+  skipped: number;
   nodes: PullStreamOutcome[];
 }
 

@@ -2,11 +2,19 @@ import type PQueue from 'p-queue';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
+import { toDbTime } from '../db/db-values.js';
+import { dataErrorText, isDataError } from '../db/storage-error.js';
+import { cleanErrorText } from '../nodes/clean-error-text.js';
+import { countSkipped } from '../stream/count-skipped.js';
 import { runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
-import { readPullCandidates, readRecordKey, type PullBound } from './read-pull-candidates.js';
-import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults } from './write-pull-results.js';
+import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
+import { readPullCandidates, readRecordKey, type NodeBound } from './read-pull-candidates.js';
+import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults, type StoredPull } from './write-pull-results.js';
+
+/** `pull.sweepAfterMs` when left out: five minutes. */
+export const DEFAULT_SWEEP_AFTER_MS = 5 * 60_000;
 
 export type PullTarget = StageTarget<PullStreamOutcome>;
 
@@ -26,13 +34,15 @@ export interface ProtocolPullProps {
 /**
  * Pulls one protocol's results: asks each node's status for its last
  * processed record, then in one ordered pass over the records pushed and
- * not yet pulled (up to each node's bound) asks each node for its batches
- * and stores what it answers, one transaction per batch.
+ * not yet pulled (up to each node's bound, and besides the bound those
+ * delivered more than `pull.sweepAfterMs` ago) asks each node for its
+ * batches and stores what it answers, one transaction per batch. A bad
+ * answer or a batch the database refuses fails that node's stream only.
  */
 export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   const { db, dialect, service, protocol } = props;
   const pull = protocol.pull!;
-  const bounds = new Map<string, PullBound | null>();
+  const bounds = new Map<string, NodeBound>();
   const targets = new Map(props.targets.map((t) => [t.node.name, t]));
   await Promise.all(
     props.targets.map(async (target) => {
@@ -41,13 +51,21 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
         target.outcome.error = status.error;
         return;
       }
-      const last = status.body.lastProcessedId;
-      target.outcome.lastProcessedId = last ?? null;
-      if (last === null || last === undefined) return;
-      bounds.set(target.node.name, await readRecordKey(db, dialect, service, protocol, last));
+      let last: string | number | null;
+      try {
+        last = checkLastProcessedId(target.node.name, status.body.lastProcessedId);
+      } catch (error) {
+        if (!(error instanceof PullAnswerError)) throw error;
+        target.outcome.error = error.message;
+        return;
+      }
+      target.outcome.lastProcessedId = last;
+      bounds.set(target.node.name, last === null ? 'none' : await readRecordKey(db, dialect, service, protocol, last));
     }),
   );
   if (bounds.size === 0) return;
+  const sweepAfterMs = pull.sweepAfterMs ?? DEFAULT_SWEEP_AFTER_MS;
+  const sweepBefore = toDbTime(dialect, new Date(Date.now() - sweepAfterMs));
 
   await runNodeStreams({
     nodes: [...bounds.keys()],
@@ -58,11 +76,13 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       readPullCandidates(db, dialect, service, protocol, {
         after,
         bounds: new Map(nodes.map((n) => [n, bounds.get(n) ?? null])),
+        sweepBefore,
         limit: protocol.batchSize,
       }),
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;
       if (!target.leaseHeld()) return false;
+      const guard = { service, node: nodeName };
       const ids = batch.map((row) => row[protocol.id]);
       const answer = await props.requests.add(() =>
         target.transport.post(pull.path, { service: service.name, protocol: protocol.name, ids }),
@@ -70,25 +90,30 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       const at = new Date();
       const event = { stage: 'pull' as const, service: service.name, protocol: protocol.name, node: nodeName };
       const fail = async (error: string): Promise<false> => {
-        await markPullRequestFailed(db, dialect, protocol, ids, at, error);
-        target.outcome.failed += ids.length;
-        target.outcome.error = error;
-        props.onBatch?.({ ...event, records: ids.length, ok: false, error });
+        const flagged = await markPullRequestFailed(db, dialect, guard, protocol, ids, at, error);
+        target.outcome.failed += flagged;
+        countSkipped(target.outcome, ids.length - flagged);
+        target.outcome.error = cleanErrorText(error);
+        props.onBatch?.({ ...event, records: ids.length, ok: false, error: cleanErrorText(error) });
         return false;
       };
       if (!answer.ok) return fail(answer.error);
-      const matched = matchResults(batch, protocol.id, answer.body.results);
+      let stored: StoredPull;
       try {
-        await db.transaction().execute((trx) => storePullResults(trx, dialect, service.name, protocol, matched, props.columnTypes, at));
+        const matched = matchResults(batch, protocol.id, answer.body.results, nodeName);
+        stored = await db.transaction().execute((trx) => storePullResults(trx, dialect, guard, protocol, matched, props.columnTypes, at));
       } catch (error) {
-        // The user's function failed: this stream stops and its batch stays unpulled; other nodes go on.
-        if (error instanceof PullFunctionError) return fail(error.message);
+        // A bad answer, the user's function failing, or the database refusing this batch's data: the batch is
+        // rolled back and fails, this stream stops, other nodes go on. Anything else (a lost connection) ends the run.
+        if (error instanceof PullAnswerError || error instanceof PullFunctionError) return fail(error.message);
+        if (isDataError(error)) return fail(dataErrorText(error));
         throw error;
       }
-      target.outcome.pulled += matched.succeeded.length;
-      target.outcome.failed += matched.failed.length;
-      target.outcome.notReady += ids.length - matched.succeeded.length - matched.failed.length;
-      props.onBatch?.({ ...event, records: matched.succeeded.length + matched.failed.length, ok: true });
+      target.outcome.pulled += stored.pulled;
+      target.outcome.failed += stored.failed;
+      countSkipped(target.outcome, stored.skipped);
+      target.outcome.notReady += ids.length - stored.pulled - stored.failed - stored.skipped;
+      props.onBatch?.({ ...event, records: stored.pulled + stored.failed, ok: true });
       return true;
     },
   });

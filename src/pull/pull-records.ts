@@ -40,6 +40,7 @@ export async function pullRecords(database: Database, config: MeshConfig, option
   return {
     pulled: outcomes.reduce((n, o) => n + o.pulled, 0),
     failed: outcomes.reduce((n, o) => n + o.failed, 0),
+    skipped: outcomes.reduce((n, o) => n + (o.skippedRecords ?? 0), 0),
     nodes: outcomes,
   };
 }

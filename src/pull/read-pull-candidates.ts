@@ -9,8 +9,12 @@ import { phaseAfter, recordSource, SORT_ALIAS, type Cursor, type KeysetPhase } f
  * A node's pull bound: its last processed record's `(sort, id)`, and when
  * that record was delivered. The node processes in the order it received
  * records, which is `(sort, id)` order except for records sent late (a
- * re-push, a late commit): those delivered in an earlier batch count as
- * received before it, whatever their sort value.
+ * re-push, a late commit): those delivered in an earlier batch, or in the
+ * same batch (same push_time), count as received before it, whatever their
+ * sort value. The same batch counts because push_time is the last delivery
+ * attempt, not the first arrival: a batch whose answer was lost is sent
+ * again with later records, and the node may have processed the first copy
+ * long before (issue 13.3).
  */
 export interface PullBound extends Cursor {
   /** Left out (or null): the `(sort, id)` bound alone. */
@@ -30,10 +34,22 @@ export async function readRecordKey(db: Db, dialect: DialectName, service: Resol
   return row ? { sort: row[SORT_ALIAS], id: row[protocol.id], pushTime: row[protocol.flags.pushTime] ?? null } : null;
 }
 
+/**
+ * `null`: no bound (the node's last processed id is not known here);
+ * `'none'`: the node has processed none by its status, only the sweep applies.
+ */
+export type NodeBound = PullBound | null | 'none';
+
 export interface PullCandidatesQuery {
   after: Cursor | null;
-  /** Each node's bound: only its records up to that key (null: no bound). */
-  bounds: Map<string, PullBound | null>;
+  /** Each node's bound: only its records up to that key. */
+  bounds: Map<string, NodeBound>;
+  /**
+   * The sweep (`pull.sweepAfterMs`): records delivered before this time (a
+   * value as the database takes it) are asked for whatever the bound says,
+   * so that no delivered record waits on a bound that never covers it.
+   */
+  sweepBefore?: unknown;
   limit: number;
 }
 
@@ -66,14 +82,19 @@ export function pullCandidatesQuery(
   phase: KeysetPhase = phaseAfter(query.after),
 ): RawBuilder<Row> {
   const source = recordSource(dialect, service, protocol, 'delivered');
-  // Up to the bound: at or before it in (sort, id) order, or delivered in an earlier batch (received before it).
+  const pushTime = sql`r.${sql.ref(protocol.flags.pushTime)}`;
+  // Up to the bound: at or before it in (sort, id) order, or delivered in an earlier batch or the same one (received before it).
   const upTo = (bound: PullBound) =>
     bound.pushTime === null || bound.pushTime === undefined
       ? source.notAfter(bound)
-      : sql`(${source.notAfter(bound)} or r.${sql.ref(protocol.flags.pushTime)} < ${bound.pushTime})`;
-  const perNode = [...query.bounds].map(([node, bound]) =>
-    bound === null ? source.nodeIs(node) : sql`(${source.nodeIs(node)} and ${upTo(bound)})`,
-  );
+      : sql`(${source.notAfter(bound)} or ${pushTime} <= ${bound.pushTime})`;
+  const swept = query.sweepBefore === undefined ? undefined : sql`${pushTime} < ${query.sweepBefore}`;
+  const perNode = [...query.bounds].flatMap(([node, bound]) => {
+    if (bound === null) return [source.nodeIs(node)];
+    if (bound === 'none') return swept ? [sql`(${source.nodeIs(node)} and ${swept})`] : [];
+    return [sql`(${source.nodeIs(node)} and ${swept ? sql`(${upTo(bound)} or ${swept})` : upTo(bound)})`];
+  });
+  if (perNode.length === 0) perNode.push(sql`1 = 0`);
   const conditions = [
     sql`r.${sql.ref(protocol.flags.pullSuccess)} is null`,
     sql`r.${sql.ref(protocol.flags.pushSuccess)} = ${toDbBoolean(dialect, true)}`,

@@ -13,6 +13,8 @@ export interface PushStreamOutcome extends StreamOutcome {
 export interface PushSummary {
   pushed: number;
   failed: number;
+  /** Records whose flags a guard left alone: they moved or were re-pushed while their batch was in flight. */
+  skipped: number;
   nodes: PushStreamOutcome[];
 }
 

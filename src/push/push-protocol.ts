@@ -4,6 +4,7 @@ import type { NodeConfig } from '../config/node-config.js';
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { NODE_ALIAS, SORT_ALIAS } from '../db/record-source.js';
+import { countSkipped } from '../stream/count-skipped.js';
 import { runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
@@ -78,11 +79,13 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       const error = await props.requests.add(() => deliver(target, records));
       const at = new Date();
       if (error === undefined) {
-        await markPushed(db, dialect, protocol, ids, at, nodeName);
-        target.outcome.pushed += ids.length;
+        const flagged = await markPushed(db, dialect, protocol, ids, at, nodeName, { service });
+        target.outcome.pushed += flagged;
+        countSkipped(target.outcome, ids.length - flagged);
       } else {
-        await markPushFailed(db, dialect, protocol, ids, at, error);
-        target.outcome.failed += ids.length;
+        const flagged = await markPushFailed(db, dialect, protocol, ids, at, error, { service, node: nodeName });
+        target.outcome.failed += flagged;
+        countSkipped(target.outcome, ids.length - flagged);
         target.outcome.error = error;
       }
       props.onBatch?.({

@@ -37,6 +37,7 @@ export async function pushRecords(database: Database, config: MeshConfig, option
   return {
     pushed: outcomes.reduce((n, o) => n + o.pushed, 0),
     failed: outcomes.reduce((n, o) => n + o.failed, 0),
+    skipped: outcomes.reduce((n, o) => n + (o.skippedRecords ?? 0), 0),
     nodes: outcomes,
   };
 }

@@ -37,6 +37,12 @@ export interface StreamOutcome {
   unavailable?: string;
   /** Set by the stage when at least one call to the node succeeded: resets the node's back-off. */
   reached?: boolean;
+  /**
+   * Records of this stream's batches whose flags were not written because
+   * they moved, were re-pushed or were retried while the batch was in flight
+   * (see src/db/record-guards.ts); left out when none.
+   */
+  skippedRecords?: number;
 }
 
 /** A node whose stream this run holds the lease of. */

@@ -9,13 +9,16 @@ export type ProxyEndpoint = 'push' | 'status' | 'pull' | 'other';
  * - `answer`: answers itself with this status and raw body; the node sees nothing;
  * - `hang`: answers nothing for `ms`, then 504; the node sees nothing (a master with a shorter time-out gives up);
  * - `lose-answer`: forwards, the node stores the batch, then the connection is cut before any answer;
- * - `delay-answer`: forwards at once, holds the node's answer for `ms`.
+ * - `delay-answer`: forwards at once, holds the node's answer for `ms`;
+ * - `hold-answer`: forwards at once, holds the node's answer until `until` settles (a race made deterministic:
+ *   the test acts while the master waits, then lets the answer go), and then sends it, or `answer` instead.
  */
 export type ProxyFault =
   | { kind: 'answer'; status: number; body: string }
   | { kind: 'hang'; ms: number }
   | { kind: 'lose-answer' }
-  | { kind: 'delay-answer'; ms: number };
+  | { kind: 'delay-answer'; ms: number }
+  | { kind: 'hold-answer'; until: Promise<unknown>; answer?: { status: number; body: string } };
 
 /** One request as the proxy received it. */
 export interface ProxiedRequest {
@@ -255,6 +258,15 @@ export class RecordingProxy {
       return;
     }
     if (fault?.kind === 'delay-answer') await this.#sleep(fault.ms);
+    if (fault?.kind === 'hold-answer') {
+      await fault.until.catch(() => undefined);
+      if (fault.answer !== undefined && !res.destroyed) {
+        request.answeredStatus = fault.answer.status;
+        res.writeHead(fault.answer.status, { 'content-type': 'application/json' });
+        res.end(fault.answer.body);
+        return;
+      }
+    }
     if (res.destroyed) return;
     request.answeredStatus = answer.status;
     res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' });

@@ -28,7 +28,7 @@ import { DIALECTS } from '../helpers/test-databases.js';
 
 const { newTest, tempDir } = useMeshSuite({ nodes: 2, tempPrefix: 'workmesh-pull-' });
 
-const PULL_SUMMARY_KEYS = ['failed', 'nodes', 'pulled'];
+const PULL_SUMMARY_KEYS = ['failed', 'nodes', 'pulled', 'skipped'];
 
 /** Pushes everything and waits until both nodes have processed all of it. */
 async function pushAndProcess(t: MeshTest, config: Parameters<typeof pushRecords>[1], total: number): Promise<void> {
@@ -56,7 +56,9 @@ for (const dialect of DIALECTS) {
       await t.database.db.updateTable('delivery').set({ subject: 'FAIL: unreadable' }).where('id', 'in', failing).execute();
       await pushAndProcess(t, config, 48);
 
-      // node1 says it has processed up to its 9th record; node2 leaves two ids out of its answers (not ready).
+      // node1 says it has processed up to its 9th record, the first of its third batch (push batches of 4): the
+      // batch's other records count as received before it (one delivery time), so its first 12 are asked for.
+      // node2 leaves two ids out of its answers (not ready).
       const bound = onNode1[8]!;
       const absent = [onNode2[1]!, onNode2[9]!];
       t.proxies[0]!.rewriteStatus = (body) => ({ ...body, lastProcessedId: bound });
@@ -69,24 +71,24 @@ for (const dialect of DIALECTS) {
       expect(run1.code).toBe(1);
       const summary1 = JSON.parse(run1.stdout) as PullSummary;
       expect(Object.keys(summary1).sort()).toEqual(PULL_SUMMARY_KEYS);
-      expect(summary1).toMatchObject({ pulled: 9 - 1 + 24 - 2 - 1, failed: 2 });
+      expect(summary1).toMatchObject({ pulled: 12 - 1 + 24 - 2 - 1, failed: 2 });
       expect(summary1.nodes).toEqual([
-        { service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 8, failed: 1, notReady: 0, lastProcessedId: bound },
+        { service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 11, failed: 1, notReady: 0, lastProcessedId: bound },
         { service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 21, failed: 1, notReady: 2, lastProcessedId: expect.any(Number) },
       ]);
 
       // What node1 was asked: its records up to the bound, in order, and nothing after.
       expect(t.proxies[0]!.of('status')).toHaveLength(1);
-      expect(t.proxies[0]!.of('pull').flatMap((r) => r.ids.map(Number))).toEqual(onNode1.slice(0, 9));
+      expect(t.proxies[0]!.of('pull').flatMap((r) => r.ids.map(Number))).toEqual(onNode1.slice(0, 12));
       expect(t.proxies[1]!.of('pull').flatMap((r) => r.ids.map(Number))).toEqual(onNode2);
       for (const request of [...t.proxies[0]!.of('pull'), ...t.proxies[1]!.of('pull')]) expect(request.ids.length).toBeLessThanOrEqual(4);
 
       const results = new Map(t.backends.flatMap((b) => readNodeStore(b.dataFile, t.protocol)).map((r) => [r.id, r]));
       let flags = await readFlags(t.database, t.protocol);
       for (const id of failing) expect(flags.get(id)).toMatchObject({ pullSuccess: false, pullError: 'unparseable record', resultHash: null });
-      const waiting = [...onNode1.slice(9), ...absent];
+      const waiting = [...onNode1.slice(12), ...absent];
       for (const id of waiting) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pullSuccess: null, pullError: null, resultHash: null });
-      for (const id of [...onNode1.slice(0, 9), ...onNode2].filter((id) => !failing.includes(id) && !absent.includes(id))) {
+      for (const id of [...onNode1.slice(0, 12), ...onNode2].filter((id) => !failing.includes(id) && !absent.includes(id))) {
         expect(results.get(id)!.result!.hash).toMatch(/^[0-9a-f]{64}$/);
         expect(flags.get(id)).toMatchObject({ pullSuccess: true, pullError: null, resultHash: results.get(id)!.result!.hash });
       }
@@ -99,7 +101,7 @@ for (const dialect of DIALECTS) {
       expect(run2.stderr).toBe('');
       expect(run2.code).toBe(0);
       expect(JSON.parse(run2.stdout)).toMatchObject({ pulled: waiting.length, failed: 0 });
-      expect(t.proxies[0]!.of('pull').slice(marks[0]).flatMap((r) => r.ids.map(Number))).toEqual(onNode1.slice(9));
+      expect(t.proxies[0]!.of('pull').slice(marks[0]).flatMap((r) => r.ids.map(Number))).toEqual(onNode1.slice(12));
       expect(t.proxies[1]!.of('pull').slice(marks[1]).flatMap((r) => r.ids.map(Number))).toEqual(absent);
       flags = await readFlags(t.database, t.protocol);
       for (const [id, flag] of flags) {
@@ -127,6 +129,7 @@ for (const dialect of DIALECTS) {
       expect(JSON.parse(run.stdout)).toEqual({
         pulled: 4,
         failed: 4,
+        skipped: 0,
         nodes: [
           { service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 0, failed: 0, notReady: 0, error: 'HTTP 500: status broke' },
           { service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 4, failed: 4, notReady: 0, lastProcessedId: expect.any(Number), error: 'HTTP 503: busy' },

@@ -23,7 +23,7 @@ import { DIALECTS } from '../helpers/test-databases.js';
 
 const { newTest, tempDir } = useMeshSuite({ nodes: 3, tempPrefix: 'workmesh-push-' });
 
-const PUSH_SUMMARY_KEYS = ['failed', 'nodes', 'pushed'];
+const PUSH_SUMMARY_KEYS = ['failed', 'nodes', 'pushed', 'skipped'];
 const SLOW_TIMEOUT_MS = 400;
 
 for (const dialect of DIALECTS) {
@@ -152,6 +152,7 @@ for (const dialect of DIALECTS) {
       expect(JSON.parse(run3.stdout)).toEqual({
         pushed: 12,
         failed: 0,
+        skipped: 0,
         nodes: [
           { service: SERVICE, protocol: t.protocol, node: 'node1', pushed: 0, failed: 0 },
           { service: SERVICE, protocol: t.protocol, node: 'node2', pushed: 12, failed: 0 },

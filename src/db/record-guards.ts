@@ -1,0 +1,59 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { DialectName } from './database-url.js';
+import { toDbBoolean } from './db-values.js';
+
+/**
+ * WHERE conditions that make a flag write apply only to records still in
+ * the state the batch was read in. A batch is read, sent and answered over
+ * seconds; a move, a re-push or a retry may commit meanwhile, and its
+ * effect must win: an unguarded `WHERE id IN (...)` would overwrite it
+ * (a re-pushed record flagged delivered to the node it left, a result taken
+ * from the wrong node). The conditions name the protocol's table unaliased,
+ * as an UPDATE sees it.
+ */
+
+/**
+ * The record's entity is on `node`: its node column when the protocol's
+ * table is the entity table, a correlated EXISTS on the entity table
+ * otherwise. On PostgreSQL the entity row is read FOR SHARE: a move that
+ * committed while this UPDATE waited is then seen (a plain subquery would
+ * keep the statement's older snapshot), and a move that starts later waits
+ * for this write. MySQL's UPDATE reads its subqueries with shared locks
+ * already; SQLite has one writer. `unlocked`: for a transaction that has
+ * just written those entity rows itself (a move), any dialect.
+ */
+export function entityOnNode(dialect: DialectName | 'unlocked', service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
+  const { entity } = service;
+  const table = sql.table(protocol.table);
+  if (protocol.entityRef === undefined) return sql`${table}.${sql.ref(entity.node)} = ${node}`;
+  const lock = dialect === 'postgres' ? sql` for share` : sql``;
+  return sql`exists (select 1 from ${sql.table(entity.table)} e
+    where e.${sql.ref(entity.id)} = ${table}.${sql.ref(protocol.entityRef)} and e.${sql.ref(entity.node)} = ${node}${lock})`;
+}
+
+/** Still pending (push_success NULL: not delivered, not dead) and its entity still on the node the batch went to. */
+export function stillPendingFor(dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
+  const table = sql.table(protocol.table);
+  return sql`${table}.${sql.ref(protocol.flags.pushSuccess)} is null and ${entityOnNode(dialect, service, protocol, node)}`;
+}
+
+/**
+ * Still delivered to `node` and not pulled yet: push_success TRUE, and
+ * push_node that node (or, for a record delivered before push_node was
+ * recorded, its entity on that node), pull_success NULL. A re-push clears
+ * push_success and push_node, so an answer in flight across it is dropped.
+ */
+export function stillDeliveredTo(dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
+  const table = sql.table(protocol.table);
+  const { flags } = protocol;
+  const pushNode = sql`${table}.${sql.ref(flags.pushNode)}`;
+  return sql`${table}.${sql.ref(flags.pullSuccess)} is null
+    and ${table}.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)}
+    and (${pushNode} = ${node} or (${pushNode} is null and ${entityOnNode(dialect, service, protocol, node)}))`;
+}
+
+/** Rows an UPDATE changed, as each driver reports it (mysql2 reports the rows matched: it sets FOUND_ROWS). */
+export function rowsChanged(result: { numAffectedRows?: bigint; numUpdatedRows?: bigint }): number {
+  return Number(result.numAffectedRows ?? result.numUpdatedRows ?? 0n);
+}
