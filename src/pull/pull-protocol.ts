@@ -39,8 +39,11 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       const status = await props.requests.add(() => target.transport.get(pull.statusPath));
       if (!status.ok) {
         target.outcome.error = status.error;
+        // The node's fault (node contract v1.1): runStage backs it off.
+        if (status.failure === 'node') target.outcome.unavailable = status.error;
         return;
       }
+      target.outcome.reached = true;
       const last = status.body.lastProcessedId;
       target.outcome.lastProcessedId = last ?? null;
       if (last === null || last === undefined) return;
@@ -76,7 +79,15 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
         props.onBatch?.({ ...event, records: ids.length, ok: false, error });
         return false;
       };
+      if (!answer.ok && answer.failure === 'node') {
+        // The node's fault: no record flag is written, the batch stays unpulled; runStage backs the node off.
+        target.outcome.unavailable = answer.error;
+        target.outcome.error = answer.error;
+        props.onBatch?.({ ...event, records: 0, ok: false, error: answer.error });
+        return false;
+      }
       if (!answer.ok) return fail(answer.error);
+      target.outcome.reached = true;
       const matched = matchResults(batch, protocol.id, answer.body.results);
       try {
         await db.transaction().execute((trx) => storePullResults(trx, dialect, service.name, protocol, matched, props.columnTypes, at));
