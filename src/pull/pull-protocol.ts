@@ -79,14 +79,11 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
         props.onBatch?.({ ...event, records: ids.length, ok: false, error });
         return false;
       };
-      if (!answer.ok && answer.failure === 'node') {
-        // The node's fault: no record flag is written, the batch stays unpulled; runStage backs the node off.
-        target.outcome.unavailable = answer.error;
-        target.outcome.error = answer.error;
-        props.onBatch?.({ ...event, records: 0, ok: false, error: answer.error });
-        return false;
+      if (!answer.ok) {
+        // The node's fault (node contract v1.1): runStage backs it off.
+        if (answer.failure === 'node') target.outcome.unavailable = answer.error;
+        return fail(answer.error);
       }
-      if (!answer.ok) return fail(answer.error);
       target.outcome.reached = true;
       const matched = matchResults(batch, protocol.id, answer.body.results);
       try {
