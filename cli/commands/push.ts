@@ -32,7 +32,9 @@ export async function run(ctx: CommandContext): Promise<number> {
 /** One stderr line per node whose entities failover moved. */
 export function printFailover(out: Output, prefix: string, results: FailoverResult[]): void {
   for (const f of results) {
-    const to = Object.entries(f.byNode).map(([node, n]) => `${node} ${n}`).join(', ');
+    const to = Object.entries(f.byNode)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([node, n]) => `${node} ${n}`).join(', ');
     const stayed = f.stayed > 0 ? `; ${f.stayed} stayed: ${f.reasons.join('; ')}` : '';
     out.error(`${prefix}: failover: ${f.node} (${f.service}) unavailable since ${f.failingSince}: moved ${f.moved} entities with re-push${to ? ` (${to})` : ''}${stayed}`);
   }
