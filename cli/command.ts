@@ -22,6 +22,8 @@ export interface MeshOptions {
   every?: string;
   all?: boolean;
   concurrency?: string;
+  /** push, pull: call the node even in back-off. */
+  now?: boolean;
 }
 
 export interface CommandContext {

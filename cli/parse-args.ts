@@ -20,6 +20,7 @@ const OPTIONS = {
   every: { type: 'string' },
   all: { type: 'boolean' },
   concurrency: { type: 'string' },
+  now: { type: 'boolean' },
 } as const;
 
 export interface ParsedCommandLine {

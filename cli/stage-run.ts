@@ -1,5 +1,6 @@
 import type { StageOptions, StreamOutcome } from '../src/stream/run-stage.js';
 import type { CommandContext } from './command.js';
+import type { Output } from './output.js';
 import { concurrencyOption } from './numeric-options.js';
 import { ProgressLine } from './progress.js';
 import { stopOnSignals } from './stop-signal.js';
@@ -12,7 +13,8 @@ interface BatchEvent {
 /**
  * Runs push or pull as `mesh push` / `mesh pull` do: options from the
  * command line, a progress line on a terminal, SIGTERM obeyed after the
- * batches in flight, each failed stream on stderr.
+ * batches in flight, each failed stream and each node unavailable or in
+ * back-off on stderr.
  */
 export async function runStageCommand<S extends { nodes: StreamOutcome[] }>(
   ctx: CommandContext,
@@ -25,13 +27,32 @@ export async function runStageCommand<S extends { nodes: StreamOutcome[] }>(
     signal: stop.signal,
     ...(ctx.options.service !== undefined && { service: ctx.options.service }),
     ...(ctx.options.node !== undefined && { node: ctx.options.node }),
+    ...(ctx.options.now && { now: true }),
     concurrency: concurrencyOption(ctx),
     onBatch: progress.onBatch,
   }).finally(() => stop.release());
   progress.end();
   if (ctx.out.json) ctx.out.document(summary);
-  for (const n of summary.nodes.filter((n) => n.error)) {
-    ctx.out.error(`mesh ${label}: ${n.node} (${n.service} ${n.protocol}): ${n.error}`);
-  }
+  printStreamProblems(ctx.out, `mesh ${label}`, summary.nodes);
   return summary;
+}
+
+/**
+ * One stderr line per stream that failed, per node found unavailable (with
+ * its next try) and per node skipped for its back-off: never a silent
+ * "pushed 0, failed 0".
+ */
+export function printStreamProblems(out: Output, prefix: string, nodes: StreamOutcome[]): void {
+  for (const n of nodes) {
+    const stream = `${n.node} (${n.service} ${n.protocol})`;
+    if (n.unavailable !== undefined) {
+      out.error(`${prefix}: ${stream}: unavailable: ${n.error ?? n.unavailable}${n.nextTryAt ? `; next try at ${n.nextTryAt}` : ''}`);
+    } else if (n.error) out.error(`${prefix}: ${stream}: ${n.error}`);
+    else if (n.skipped && n.nextTryAt) out.error(`${prefix}: ${stream}: skipped, ${n.skipped}`);
+  }
+}
+
+/** A node was unavailable or in back-off: push, pull and run exit 1. */
+export function someNodeDown(nodes: StreamOutcome[]): boolean {
+  return nodes.some((n) => n.unavailable !== undefined || n.nextTryAt !== undefined);
 }

@@ -53,14 +53,14 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'push',
-    summary: 'pushes pending records to their nodes, in (sort, id) order, in batches',
-    usage: 'mesh push [--service S] [--node N] [--concurrency N]',
+    summary: 'pushes pending records to their nodes, in (sort, id) order, in batches; --now calls nodes in back-off at once',
+    usage: 'mesh push [--service S] [--node N] [--now] [--concurrency N]',
     load: async () => (await import('./push.js')).run,
   },
   {
     name: 'pull',
-    summary: 'pulls the results of processed records from their nodes and stores them',
-    usage: 'mesh pull [--service S] [--node N] [--concurrency N]',
+    summary: 'pulls the results of processed records from their nodes and stores them; --now calls nodes in back-off at once',
+    usage: 'mesh pull [--service S] [--node N] [--now] [--concurrency N]',
     load: async () => (await import('./pull.js')).run,
   },
   {

@@ -1,6 +1,6 @@
 import { pullRecords } from '../../src/pull/pull-records.js';
 import type { CommandContext } from '../command.js';
-import { runStageCommand } from '../stage-run.js';
+import { runStageCommand, someNodeDown } from '../stage-run.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
@@ -8,13 +8,21 @@ export async function run(ctx: CommandContext): Promise<number> {
   const summary = await runStageCommand(ctx, 'pull', (options) => pullRecords(database, config, options));
   if (!ctx.out.json) {
     ctx.out.line(`pulled ${summary.pulled}, failed ${summary.failed}`);
-    const worked = summary.nodes.filter((n) => n.pulled > 0 || n.failed > 0 || n.notReady > 0 || n.skipped);
+    const worked = summary.nodes.filter((n) => n.pulled > 0 || n.failed > 0 || n.notReady > 0 || n.skipped || n.error);
     if (worked.length > 0) {
       ctx.out.table(
         ['node', 'service', 'protocol', 'pulled', 'failed', 'not ready', 'note'],
-        worked.map((n) => [n.node, n.service, n.protocol, n.pulled, n.failed, n.notReady, n.skipped ?? (n.error ? 'stopped: see stderr' : '')]),
+        worked.map((n) => [
+          n.node,
+          n.service,
+          n.protocol,
+          n.pulled,
+          n.failed,
+          n.notReady,
+          n.skipped ?? (n.unavailable !== undefined ? 'unavailable: see stderr' : n.error ? 'stopped: see stderr' : ''),
+        ]),
       );
     }
   }
-  return summary.failed > 0 || summary.nodes.some((n) => n.error) ? 1 : 0;
+  return summary.failed > 0 || summary.nodes.some((n) => n.error) || someNodeDown(summary.nodes) ? 1 : 0;
 }

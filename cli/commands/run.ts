@@ -5,6 +5,8 @@ import { pushRecords } from '../../src/push/push-records.js';
 import { UsageError, type CommandContext } from '../command.js';
 import { concurrencyOption, parseDuration } from '../numeric-options.js';
 import { stopOnSignals } from '../stop-signal.js';
+import { printStreamProblems, someNodeDown } from '../stage-run.js';
+import { printFailover } from './push.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.options.every === undefined) throw new UsageError('--every is required, e.g. mesh run --every 60s');
@@ -28,15 +30,14 @@ export async function run(ctx: CommandContext): Promise<number> {
     totals.pushed += pushed.pushed;
     totals.pulled += pulled.pulled;
     totals.failed += pushed.failed + pulled.failed;
-    for (const n of [...pushed.nodes, ...pulled.nodes].filter((n) => n.error)) {
-      ctx.out.error(`mesh run: ${n.node} (${n.service} ${n.protocol}): ${n.error}`);
-    }
+    printFailover(ctx.out, 'mesh run', pushed.failover ?? []);
+    printStreamProblems(ctx.out, 'mesh run', [...pushed.nodes, ...pulled.nodes]);
     if (!ctx.out.json) {
       ctx.out.line(
         `${new Date().toISOString()} assigned ${assigned}, pushed ${pushed.pushed}, pulled ${pulled.pulled}, failed ${pushed.failed + pulled.failed}`,
       );
     }
-    return pushed.failed + pulled.failed > 0 || pulled.nodes.some((n) => n.error !== undefined);
+    return pushed.failed + pulled.failed > 0 || pulled.nodes.some((n) => n.error !== undefined) || someNodeDown([...pushed.nodes, ...pulled.nodes]);
   };
   try {
     while (!stop.signal.aborted) {

@@ -106,9 +106,21 @@ export interface ProtocolConfig {
   settleMs?: number;
 }
 
+/** Automatic failover (opt-in): see `failover` in ServiceConfig. */
+export interface FailoverConfig {
+  /** How long a node must have been unavailable (failing by its own fault) before its entities are moved. */
+  afterMs: number;
+}
+
 export interface ServiceConfig {
   name: string;
   entity: EntityConfig;
   assign?: AssignCriterion;
   protocols: ProtocolConfig[];
+  /**
+   * At the start of each push, the entities of a node unavailable for longer
+   * than `afterMs` move to healthy nodes by `assign`, within capacity, with
+   * re-push. Off when left out.
+   */
+  failover?: FailoverConfig;
 }

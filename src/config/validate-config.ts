@@ -192,7 +192,7 @@ function validateSsh(check: Checker, ssh: unknown, path: string): void {
   }
 }
 
-const SERVICE_KEYS = ['name', 'entity', 'assign', 'protocols'] as const;
+const SERVICE_KEYS = ['name', 'entity', 'assign', 'protocols', 'failover'] as const;
 const ENTITY_KEYS = ['table', 'id', 'node', 'weight'] as const;
 const PROTOCOL_KEYS = [
   'name', 'table', 'id', 'sort', 'entityRef', 'batchSize', 'push', 'pull', 'flags', 'maxAttempts', 'settleMs',
@@ -225,6 +225,11 @@ function validateServices(check: Checker, input: unknown): { services: ResolvedS
     }
     if (assign === 'entityweight' && entity && entity.weight === undefined) {
       check.add(`${path}.entity.weight`, 'required when assign is "entityweight"');
+    }
+    if (service.failover !== undefined && check.object(service.failover, `${path}.failover`)) {
+      check.knownKeys(service.failover, `${path}.failover`, ['afterMs']);
+      if (service.failover.afterMs === undefined) check.add(`${path}.failover.afterMs`, 'required');
+      else check.number(service.failover, 'afterMs', `${path}.failover`, { integer: true, min: 1 });
     }
     const protocols: ResolvedProtocol[] = [];
     if (check.array(service.protocols, `${path}.protocols`)) {

@@ -49,8 +49,11 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       const status = await props.requests.add(() => target.transport.get(pull.statusPath));
       if (!status.ok) {
         target.outcome.error = status.error;
+        // The node's fault (node contract v1.1): runStage backs it off.
+        if (status.failure === 'node') target.outcome.unavailable = status.error;
         return;
       }
+      target.outcome.reached = true;
       let last: string | number | null;
       try {
         last = checkLastProcessedId(target.node.name, status.body.lastProcessedId);
@@ -97,7 +100,12 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
         props.onBatch?.({ ...event, records: ids.length, ok: false, error: cleanErrorText(error) });
         return false;
       };
-      if (!answer.ok) return fail(answer.error);
+      if (!answer.ok) {
+        // The node's fault (node contract v1.1): runStage backs it off.
+        if (answer.failure === 'node') target.outcome.unavailable = answer.error;
+        return fail(answer.error);
+      }
+      target.outcome.reached = true;
       let stored: StoredPull;
       try {
         const matched = matchResults(batch, protocol.id, answer.body.results, nodeName);

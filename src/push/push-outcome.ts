@@ -1,9 +1,11 @@
+import type { FailoverResult } from '../assign/failover-nodes.js';
 import type { StreamOutcome } from '../stream/run-stage.js';
 
 /**
  * What happened to one (service, protocol, node) stream in one push run;
- * `error` is the failure that ended the stream, `skipped` why it was not
- * worked (another master holds its lease).
+ * `error` is the failure that ended the stream (or the last record
+ * rejection), `skipped` why it was not worked (another master holds its
+ * lease, the node is in back-off), `unavailable` the node's failure.
  */
 export interface PushStreamOutcome extends StreamOutcome {
   pushed: number;
@@ -16,6 +18,8 @@ export interface PushSummary {
   /** Records whose flags a guard left alone: they moved or were re-pushed while their batch was in flight. */
   skipped: number;
   nodes: PushStreamOutcome[];
+  /** Entities automatic failover moved before this push (services with `failover`); left out when none. */
+  failover?: FailoverResult[];
 }
 
 /** Reported as batches complete, for progress lines. */

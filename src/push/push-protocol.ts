@@ -1,14 +1,16 @@
 import type PQueue from 'p-queue';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
-import type { NodeConfig } from '../config/node-config.js';
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { NODE_ALIAS, SORT_ALIAS } from '../db/record-source.js';
+import { cleanErrorText } from '../nodes/clean-error-text.js';
+import type { FailureClass } from '../nodes/node-transport.js';
 import { countSkipped } from '../stream/count-skipped.js';
 import { runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
 import { readPendingBatch } from './read-pending-batch.js';
+import { readRejected } from './read-rejected.js';
 import { toWireRecord } from './wire-record.js';
 import { markPushFailed, markPushed } from './write-push-flags.js';
 
@@ -27,11 +29,38 @@ export interface ProtocolPushProps {
   onBatch?: (event: PushBatchEvent) => void;
 }
 
+/** One record of a batch: its id in the database, as sent, and its push attempts so far. */
+interface Item {
+  id: unknown;
+  wire: Row;
+  attempts: number;
+}
+
+type Answer = { ok: true; rejected: Map<string, string> } | { ok: false; error: string; failure: FailureClass };
+
+/**
+ * How a part of a batch went: `clean` accepted whole at the first request;
+ * `isolated` every record in it delivered or dead, after a rejection;
+ * `stop` the stream ends for this run (the node failed, or a rejected
+ * record is still pending: nothing after it is sent).
+ */
+type PartResult = 'clean' | 'isolated' | 'stop';
+
 /**
  * Pushes one protocol's pending records to the target nodes in one ordered
  * pass (see runNodeStreams): one query per batch read, one request and one
- * flag UPDATE per batch sent. A failed batch is flagged failed and ends that
- * node's stream for this run; the next run resumes there.
+ * flag UPDATE per batch sent.
+ *
+ * Failures follow their cause (node contract v1.1). The node's (down,
+ * time-out, 401/404/429/5xx, not JSON, an invalid answer) write no flag and
+ * count no attempt: the stream ends for this run, its records stay pending
+ * in order, and runStage backs the node off. The records' (400/409/413/422
+ * with JSON) are isolated by halving the batch until the rejected record is
+ * alone (about log2(batchSize) more requests, only then): the records
+ * before it are delivered, it alone counts an attempt, and nothing after it
+ * is sent in this run unless it is dead. A success answer with `rejected`
+ * delivers the others, counts an attempt for each listed one, and ends the
+ * stream after that batch while one of them is still pending.
  */
 export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   const { db, dialect, service, protocol } = props;
@@ -40,17 +69,100 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   const settledBefore = protocol.settleMs === undefined ? undefined : new Date(Date.now() - protocol.settleMs);
   let recordColumns: string[] | undefined;
 
-  const deliver = async (target: PushTarget, records: Row[]): Promise<string | undefined> => {
+  const deliver = async (target: PushTarget, items: Item[]): Promise<Answer> => {
+    const records = items.map((item) => item.wire);
     if (protocol.push.fn) {
       try {
         await protocol.push.fn(records, target.node, { service: service.name, protocol: protocol.name, db });
-        return undefined;
+        return { ok: true, rejected: new Map() };
       } catch (error) {
-        return error instanceof Error ? error.message : String(error);
+        // A function's failure is the records' (halved to the one at fault) unless it says it is the node's.
+        const failure: FailureClass = (error as { failure?: unknown } | null)?.failure === 'node' ? 'node' : 'records';
+        return { ok: false, error: cleanErrorText(error instanceof Error ? error.message : String(error)), failure };
       }
     }
     const answer = await target.transport.post(protocol.push.path!, { service: service.name, protocol: protocol.name, records });
-    return answer.ok ? undefined : answer.error;
+    if (!answer.ok) return { ok: false, error: cleanErrorText(answer.error), failure: answer.failure };
+    const rejected = readRejected(answer.body.rejected, records.map((r) => r[protocol.id]), target.node.name);
+    if (!rejected.ok) return { ok: false, error: cleanErrorText(rejected.error), failure: 'node' };
+    return { ok: true, rejected: new Map(rejected.rejected.map((r) => [String(r.id), cleanErrorText(r.error)])) };
+  };
+
+  const event = (node: string, records: number, error?: string): void =>
+    props.onBatch?.({
+      stage: 'push',
+      service: service.name,
+      protocol: protocol.name,
+      node,
+      records,
+      ok: error === undefined,
+      ...(error !== undefined && { error }),
+    });
+
+  /** The only write of a delivery: one UPDATE for the records given. */
+  const flagDelivered = async (target: PushTarget, items: Item[], at: Date): Promise<void> => {
+    if (items.length === 0) return;
+    const flagged = await markPushed(db, dialect, protocol, items.map((i) => i.id), at, target.node.name, { service });
+    target.outcome.pushed += flagged;
+    countSkipped(target.outcome, items.length - flagged);
+    event(target.node.name, items.length);
+  };
+
+  /**
+   * Counts a failed attempt for each rejected record, one UPDATE per distinct
+   * error (usually one). Returns whether one of them is still pending (not dead).
+   */
+  const flagRejected = async (target: PushTarget, rejected: { item: Item; error: string }[], at: Date): Promise<boolean> => {
+    const byError = new Map<string, Item[]>();
+    for (const { item, error } of rejected) byError.set(error, [...(byError.get(error) ?? []), item]);
+    for (const [error, items] of byError) {
+      const flagged = await markPushFailed(db, dialect, protocol, items.map((i) => i.id), at, error, { service, node: target.node.name });
+      target.outcome.failed += flagged;
+      countSkipped(target.outcome, items.length - flagged);
+      target.outcome.error = `record ${String(items[0]!.wire[protocol.id])} rejected: ${error}`;
+      event(target.node.name, items.length, error);
+    }
+    return rejected.some(({ item }) => item.attempts + 1 < protocol.maxAttempts);
+  };
+
+  /**
+   * Sends a part of a batch. `knownRejected`: this part was not sent whole
+   * yet but holds a rejected record (its batch was refused and the half
+   * before it was accepted), so it is halved at once.
+   */
+  const pushPart = async (target: PushTarget, items: Item[], knownRejected: boolean): Promise<PartResult> => {
+    if (!knownRejected || items.length === 1) {
+      // Another master took this stream over (this one paused past its lease): leave the rest to it.
+      if (!target.leaseHeld()) return 'stop';
+      const answer = await props.requests.add(() => deliver(target, items));
+      const at = new Date();
+      if (answer.ok) {
+        target.outcome.reached = true;
+        if (answer.rejected.size === 0) {
+          await flagDelivered(target, items, at);
+          return 'clean';
+        }
+        const key = (item: Item) => String(item.wire[protocol.id]);
+        await flagDelivered(target, items.filter((item) => !answer.rejected.has(key(item))), at);
+        const rejected = items.filter((item) => answer.rejected.has(key(item))).map((item) => ({ item, error: answer.rejected.get(key(item))! }));
+        return (await flagRejected(target, rejected, at)) ? 'stop' : 'isolated';
+      }
+      if (answer.failure === 'node') {
+        target.outcome.unavailable = answer.error;
+        target.outcome.error = answer.error;
+        event(target.node.name, 0, answer.error);
+        return 'stop';
+      }
+      // The node is reachable: it refused these records.
+      target.outcome.reached = true;
+      if (items.length === 1) return (await flagRejected(target, [{ item: items[0]!, error: answer.error }], at)) ? 'stop' : 'isolated';
+    }
+    const half = Math.ceil(items.length / 2);
+    const first = await pushPart(target, items.slice(0, half), false);
+    if (first === 'stop') return 'stop';
+    // Accepted whole, the first half was not at fault: the second is, and is halved without being sent whole.
+    const second = await pushPart(target, items.slice(half), first === 'clean');
+    return second === 'stop' ? 'stop' : 'isolated';
   };
 
   await runNodeStreams({
@@ -66,38 +178,21 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
         ...(settledBefore && { settledBefore }),
         ...(recordColumns && { columns: recordColumns }),
       });
-      // The first batch reads `r.*`; the next ones only the columns sent (not the flags): less to read and hold.
-      if (rows[0] !== undefined) recordColumns ??= Object.keys(rows[0]).filter((column) => !omitted.has(column));
+      // The first batch reads `r.*`; the next ones only the columns sent (not the flags) and the attempts
+      // (whether a rejected record is dead): less to read and hold.
+      if (rows[0] !== undefined) {
+        recordColumns ??= [...Object.keys(rows[0]).filter((column) => !omitted.has(column)), protocol.flags.pushAttempts];
+      }
       return rows;
     },
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;
-      // Another master took this stream over (this one paused past its lease): leave the rest to it.
-      if (!target.leaseHeld()) return false;
-      const ids = batch.map((row) => row[protocol.id]);
-      const records = batch.map((row) => toWireRecord(row, omitted));
-      const error = await props.requests.add(() => deliver(target, records));
-      const at = new Date();
-      if (error === undefined) {
-        const flagged = await markPushed(db, dialect, protocol, ids, at, nodeName, { service });
-        target.outcome.pushed += flagged;
-        countSkipped(target.outcome, ids.length - flagged);
-      } else {
-        const flagged = await markPushFailed(db, dialect, protocol, ids, at, error, { service, node: nodeName });
-        target.outcome.failed += flagged;
-        countSkipped(target.outcome, ids.length - flagged);
-        target.outcome.error = error;
-      }
-      props.onBatch?.({
-        stage: 'push',
-        service: service.name,
-        protocol: protocol.name,
-        node: nodeName,
-        records: ids.length,
-        ok: error === undefined,
-        ...(error !== undefined && { error }),
-      });
-      return error === undefined;
+      const items = batch.map((row) => ({
+        id: row[protocol.id],
+        wire: toWireRecord(row, omitted),
+        attempts: Number(row[protocol.flags.pushAttempts] ?? 0),
+      }));
+      return (await pushPart(target, items, false)) !== 'stop';
     },
   });
 }

@@ -1,3 +1,4 @@
+import { failOverNodes } from '../assign/failover-nodes.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
 import { runStage, type StageOptions } from '../stream/run-stage.js';
@@ -13,10 +14,12 @@ export interface PushOptions extends StageOptions {
 /**
  * `mesh push`: for every protocol of the selected services, pushes the
  * pending records of each (service, node, protocol) stream whose lease it
- * takes. Never throws for a node's failure: it is in the summary and the
- * flags.
+ * takes. Never throws for a node's failure: it is in the summary (and in
+ * the node's health, the flags for the records' failures). Services with
+ * `failover` first move the entities of nodes unavailable for too long.
  */
 export async function pushRecords(database: Database, config: MeshConfig, options: PushOptions = {}): Promise<PushSummary> {
+  const failover = await failOverNodes(database.db, config, { ...(options.service !== undefined && { service: options.service }), now: Date.now() });
   const outcomes = await runStage<PushStreamOutcome>(database, config, options, {
     name: 'push',
     protocols: (service) => service.protocols,
@@ -32,12 +35,13 @@ export async function pushRecords(database: Database, config: MeshConfig, option
         ...(options.signal && { signal: options.signal }),
         ...(options.onBatch && { onBatch: options.onBatch }),
       }),
-    failed: (all) => all.some((o) => o.failed > 0),
+    failed: (all) => all.some((o) => o.failed > 0 || o.unavailable !== undefined),
   });
   return {
     pushed: outcomes.reduce((n, o) => n + o.pushed, 0),
     failed: outcomes.reduce((n, o) => n + o.failed, 0),
     skipped: outcomes.reduce((n, o) => n + (o.skippedRecords ?? 0), 0),
     nodes: outcomes,
+    ...(failover.length > 0 && { failover }),
   };
 }

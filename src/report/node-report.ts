@@ -1,6 +1,7 @@
 import type { MeshConfig } from '../config/mesh-config.js';
 import { readNodeLoads, readStrayNodes } from '../assign/read-node-loads.js';
 import type { Database } from '../db/open-database.js';
+import { readNodeHealth } from '../health/node-health.js';
 import { addCounts, countRecords, zeroCounts, type RecordCounts } from './count-records.js';
 import { publicUrl } from './public-url.js';
 
@@ -11,6 +12,12 @@ export interface NodeReportRow extends RecordCounts {
   services: string[];
   entities: number;
   weight: number;
+  /** `failing` while the node's last call failed by its own fault (workmesh_node_health), else `ok`. */
+  health: 'ok' | 'failing';
+  /** ISO 8601 times and the last error while failing; null when ok. */
+  failingSince: string | null;
+  lastError: string | null;
+  nextTryAt: string | null;
 }
 
 /** `mesh --nodes`: workload per node. Reads only. */
@@ -19,7 +26,7 @@ export async function nodeReport(database: Database, config: MeshConfig): Promis
   const rowOf = (name: string): NodeReportRow => {
     let row = rows.get(name);
     if (!row) {
-      row = { name, url: null, services: [], entities: 0, weight: 0, ...zeroCounts() };
+      row = { name, url: null, services: [], entities: 0, weight: 0, ...zeroCounts(), health: 'ok', failingSince: null, lastError: null, nextTryAt: null };
       rows.set(name, row);
     }
     return row;
@@ -45,6 +52,14 @@ export async function nodeReport(database: Database, config: MeshConfig): Promis
       const counts = await countRecords(database.db, database.dialect, service, protocol, { byNode: true });
       for (const [node, count] of counts) addCounts(rowOf(node), count);
     }
+  }
+  for (const [name, health] of await readNodeHealth(database.db)) {
+    const row = rows.get(name);
+    if (row === undefined || health.failingSince === null) continue;
+    row.health = 'failing';
+    row.failingSince = new Date(health.failingSince).toISOString();
+    row.lastError = health.lastError;
+    row.nextTryAt = health.nextTryAt === null ? null : new Date(health.nextTryAt).toISOString();
   }
   return [...rows.values()];
 }

@@ -2,6 +2,9 @@ import PQueue from 'p-queue';
 import { nodesOfService, requireNode, requireService, type MeshConfig, type ResolvedProtocol, type ResolvedService } from '../config/mesh-config.js';
 import type { NodeConfig } from '../config/node-config.js';
 import type { Database } from '../db/open-database.js';
+import { backOffSettings, type BackOffSettings } from '../health/back-off.js';
+import { readNodeHealth } from '../health/node-health.js';
+import { recordNodeFailure, recordNodeSuccess } from '../health/record-node-health.js';
 import { finishRun, markAbandonedRuns, startRun } from '../db/run-log.js';
 import { newLeaseOwner, StreamLeases, streamKey } from '../db/stream-lease.js';
 import type { NodeTransport } from '../nodes/node-transport.js';
@@ -19,6 +22,10 @@ export interface StageOptions {
   signal?: AbortSignal;
   leaseTtlMs?: number;
   transports?: TransportFactory;
+  /** Calls the selected nodes even when they are in back-off (`mesh push --node N --now`). */
+  now?: boolean;
+  /** The back-off after a node's failure; from backOffSettings() (the environment) when left out. */
+  backOff?: BackOffSettings;
 }
 
 /** The per-stream outcome fields both stages share. */
@@ -43,6 +50,11 @@ export interface StreamOutcome {
    * (see src/db/record-guards.ts); left out when none.
    */
   skippedRecords?: number;
+  /**
+   * When the node is called next (ISO 8601), set when it is in back-off:
+   * skipped for it (see `skipped`), or unavailable in this run.
+   */
+  nextTryAt?: string;
 }
 
 /** A node whose stream this run holds the lease of. */
@@ -67,10 +79,12 @@ export interface Stage<O extends StreamOutcome> {
 
 /**
  * What push and pull share around their passes: selecting services and
- * nodes, taking the lease of each (stage, service, node, protocol) stream it
- * can (another master's streams are skipped and reported), one transport per
- * node, one bound on requests in flight, the run log, and releasing
- * everything at the end.
+ * nodes, skipping the nodes in back-off (workmesh_node_health, shared by
+ * runs and masters) unless `now`, taking the lease of each (stage, service,
+ * node, protocol) stream it can (another master's streams are skipped and
+ * reported), one transport per node, one bound on requests in flight, the
+ * node health the streams found (a node failure backs off, a success
+ * resets), the run log, and releasing everything at the end.
  */
 export async function runStage<O extends StreamOutcome>(
   database: Database,
@@ -85,7 +99,10 @@ export async function runStage<O extends StreamOutcome>(
   const transports = new TransportPool(options.transports ? { create: options.transports } : {});
   const requests = new PQueue({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
   const outcomes: O[] = [];
+  const backOff = options.backOff ?? backOffSettings();
   await markAbandonedRuns(db, Date.now(), leases.ttlMs);
+  const health = await readNodeHealth(db);
+  const startedAt = Date.now();
   const runId = await startRun(db, stage.name, leases.owner);
   try {
     const passes: Promise<void>[] = [];
@@ -96,6 +113,12 @@ export async function runStage<O extends StreamOutcome>(
         for (const node of nodes) {
           const outcome = stage.newOutcome({ service: service.name, protocol: protocol.name, node: node.name });
           outcomes.push(outcome);
+          const nextTryAt = health.get(node.name)?.nextTryAt ?? null;
+          if (nextTryAt !== null && nextTryAt > startedAt && !options.now) {
+            outcome.nextTryAt = new Date(nextTryAt).toISOString();
+            outcome.skipped = `in back-off until ${outcome.nextTryAt}: ${health.get(node.name)?.lastError ?? 'failed'}`;
+            continue;
+          }
           const key = streamKey(stage.name, service.name, node.name, protocol.name);
           const [held] = await leases.acquire([key]);
           if (held === undefined) outcome.skipped = `another master is working this ${stage.name} stream`;
@@ -106,11 +129,32 @@ export async function runStage<O extends StreamOutcome>(
     }
     const settled = await Promise.allSettled(passes);
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    await recordHealth(db, outcomes, backOff);
     await finishRun(db, runId, rejected || stage.failed(outcomes) ? 'failed' : 'ok', outcomes);
     if (rejected) throw rejected.reason;
     return outcomes;
   } finally {
     await leases.releaseAll().catch(() => undefined);
     await transports.closeAll();
+  }
+}
+
+/**
+ * One health record per node for the whole run, whatever its streams: a
+ * failure by the node's fault on any of them backs the node off (once per
+ * run, so several protocols do not multiply the wait); else a success on
+ * any resets it. The next-try time goes into the node's outcomes.
+ */
+async function recordHealth(db: Database['db'], outcomes: StreamOutcome[], backOff: BackOffSettings): Promise<void> {
+  const byNode = new Map<string, StreamOutcome[]>();
+  for (const outcome of outcomes) byNode.set(outcome.node, [...(byNode.get(outcome.node) ?? []), outcome]);
+  for (const [node, mine] of byNode) {
+    const failed = mine.find((o) => o.unavailable !== undefined);
+    if (failed) {
+      const nextTryAt = await recordNodeFailure(db, { node, error: failed.unavailable!, now: Date.now(), settings: backOff });
+      for (const o of mine) if (o.unavailable !== undefined) o.nextTryAt = new Date(nextTryAt).toISOString();
+    } else if (mine.some((o) => o.reached)) {
+      await recordNodeSuccess(db, node, Date.now());
+    }
   }
 }

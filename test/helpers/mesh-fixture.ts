@@ -48,6 +48,8 @@ export interface MeshSpec {
   maxAttempts?: number;
   /** Whether the protocol pulls results (into result_hash); true when left out. */
   pull?: boolean;
+  /** The service's automatic failover; off when left out. */
+  failover?: { afterMs: number };
 }
 
 /** The configuration as plain objects, the same shape nodes.config.ts and services.config.ts export. */
@@ -72,7 +74,13 @@ export function meshConfigObjects(spec: MeshSpec): { nodes: NodeConfig[]; servic
     ...(spec.pull !== false && { pull: { statusPath: paths.status, path: paths.pull, columns: { hash: 'result_hash' } } }),
   };
   const services: ServiceConfig[] = [
-    { name: SERVICE, entity: { table: 'account', id: 'id', node: NODE_COLUMN, weight: 'weight' }, assign: 'roundrobin', protocols: [protocol] },
+    {
+      name: SERVICE,
+      entity: { table: 'account', id: 'id', node: NODE_COLUMN, weight: 'weight' },
+      assign: 'roundrobin',
+      protocols: [protocol],
+      ...(spec.failover && { failover: spec.failover }),
+    },
   ];
   return { nodes, services };
 }

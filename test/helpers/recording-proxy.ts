@@ -69,6 +69,8 @@ export class RecordingProxy {
   rewriteStatus: ((body: Record<string, unknown>) => Record<string, unknown>) | undefined;
   /** Rewrites the node's pull answer body (e.g. to leave ids out). */
   rewritePull: ((body: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  /** Rewrites the node's push answer body (e.g. to reject some records with node contract v1.1's `rejected`). */
+  rewritePush: ((body: Record<string, unknown>, request: ProxiedRequest) => Record<string, unknown>) | undefined;
 
   readonly #target: string;
   #server: http.Server;
@@ -251,6 +253,7 @@ export class RecordingProxy {
       const parsed = request.nodeBody as Record<string, unknown>;
       if (endpoint === 'status' && this.rewriteStatus) answerText = JSON.stringify(this.rewriteStatus(parsed));
       if (endpoint === 'pull' && this.rewritePull) answerText = JSON.stringify(this.rewritePull(parsed));
+      if (endpoint === 'push' && this.rewritePush) answerText = JSON.stringify(this.rewritePush(parsed, request));
     }
 
     if (fault?.kind === 'lose-answer') {
