@@ -107,7 +107,7 @@ export function validateConfig(nodesInput: unknown, servicesInput: unknown): Val
   return { ok: true, config: { nodes, services } };
 }
 
-const NODE_KEYS = ['name', 'url', 'apiKey', 'services', 'timeoutMs', 'maxAnswerBytes', 'tls', 'ssh', 'deploy'] as const;
+const NODE_KEYS = ['name', 'url', 'apiKey', 'services', 'timeoutMs', 'tls', 'ssh', 'deploy', 'maxAnswerBytes'] as const;
 /** Past this a body decoded as text may exceed V8's longest string (about 512 M characters). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 const SSH_KEYS = ['host', 'port', 'username', 'privateKeyPath', 'password', 'hostKey', 'connectTimeoutMs'] as const;
