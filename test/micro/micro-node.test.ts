@@ -119,7 +119,12 @@ describe('createMicroNode', () => {
     expect(await noKey.json()).toEqual({ status: 'error', message: 'missing or wrong API key' });
 
     const wrongKey = await push(transport(url, 'not-the-key'), [{ id: 2 }]);
-    expect(wrongKey).toEqual({ ok: false, error: 'HTTP 401: {"status":"error","message":"missing or wrong API key"}' });
+    expect(wrongKey).toEqual({
+      ok: false,
+      error: 'HTTP 401: {"status":"error","message":"missing or wrong API key"}',
+      failure: 'node',
+      where: `POST ${PUSH}`,
+    });
     expect(await transport(url, 'not-the-key').get(STATUS)).toMatchObject({ ok: false, error: expect.stringMatching(/^HTTP 401: /) });
 
     // Had 1 or 2 been stored, the worker would process them before 3.
