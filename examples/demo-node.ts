@@ -8,6 +8,8 @@ import { createMicroNode, type MicroBatchEntry, type MicroProtocol, type MicroRe
  * PROTOCOLS (comma-separated names), PROCESS_DELAY_MS (per record),
  * BATCH_SIZE (records processed per chunk, whose outcomes are stored in one
  * transaction; 1, the default, processes and stores record by record).
+ * A record whose `subject` contains FAIL fails in processing; one whose
+ * `subject` contains REJECT is refused at push time, with the rest of its batch stored.
  * Prints `listening <port>` once it accepts requests.
  */
 async function main(): Promise<void> {
@@ -37,7 +39,10 @@ async function main(): Promise<void> {
     }
     return entries;
   };
-  const protocol: MicroProtocol = batchSize === 1 ? { process: processRecord } : { processBatch, batchSize };
+  // A record whose subject says REJECT is refused at push time (node contract v1.1 `rejected`); the rest of its batch is stored.
+  const validate = (record: MicroRecord): string | undefined =>
+    typeof record.subject === 'string' && record.subject.includes('REJECT') ? 'unreadable payload' : undefined;
+  const protocol: MicroProtocol = batchSize === 1 ? { validate, process: processRecord } : { validate, processBatch, batchSize };
   const protocols: Record<string, MicroProtocol> = Object.fromEntries(names.map((name) => [name, protocol]));
 
   const node = createMicroNode({

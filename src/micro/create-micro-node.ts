@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { MicroProtocol } from './micro-protocol.js';
-import { buildMicroRoutes, createMicroHandler } from './micro-routes.js';
+import { buildMicroRoutes, createMicroHandler, type MicroValidator } from './micro-routes.js';
 import { MicroStore } from './micro-store.js';
 import { MicroWorker } from './micro-worker.js';
 
@@ -68,10 +68,16 @@ export function createMicroNode(options: MicroNodeOptions): MicroNode {
     Object.entries(protocols).map(([protocol, handler]) => [protocol, new MicroWorker({ protocol, handler, store, onError })]),
   );
 
+  const validators = new Map<string, MicroValidator>();
+  for (const [protocol, handler] of Object.entries(protocols)) {
+    if (handler.validate !== undefined) validators.set(protocol, handler.validate.bind(handler));
+  }
+
   const listener = createMicroHandler({
     apiKey,
     routes,
     store,
+    validators,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onStored: (protocol) => workers.get(protocol)?.wake(),
   });
@@ -134,6 +140,9 @@ function validateProtocols(protocols: Record<string, MicroProtocol>): void {
     const single = typeof protocol.process === 'function';
     const batch = typeof protocol.processBatch === 'function';
     if (single === batch) throw new Error(`createMicroNode: protocols.${name} needs process or processBatch (exactly one)`);
+    if (protocol.validate !== undefined && typeof protocol.validate !== 'function') {
+      throw new Error(`createMicroNode: protocols.${name}.validate must be a function`);
+    }
     const { batchSize } = protocol;
     if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) {
       throw new Error(`createMicroNode: protocols.${name}.batchSize must be a positive integer`);

@@ -108,7 +108,9 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
       if (deadline.aborted) return fail(`timed out after ${timeoutMs} ms`);
       return fail(clean(failureText(error, timeoutMs)));
     }
-    if (text === undefined) return fail(`HTTP ${status}: the ${kind} answer is larger than ${cap} bytes (the node's maxAnswerBytes); not read`);
+    if (text === undefined) {
+      return fail(`HTTP ${status}: the ${kind} answer is larger than ${cap} bytes (the node's maxAnswerBytes); not read`);
+    }
     const parsed = parseObject(text);
     if (status >= 200 && status < 300 && parsed !== undefined && parsed.status === 'success') {
       return { ok: true, body: parsed };

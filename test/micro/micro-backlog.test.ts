@@ -80,7 +80,8 @@ function lastProcessed(answer: Awaited<ReturnType<NodeTransport['get']>>): numbe
 
 describe('a kit node working through a backlog of a million records', () => {
   for (const batchSize of [1, 100]) {
-    it(`answers status, push and pull within a second and exits promptly on SIGTERM (${batchSize === 1 ? 'process' : 'processBatch'})`, async () => {
+    const kind = batchSize === 1 ? 'process' : 'processBatch';
+    it(`answers status, push and pull within a second and exits promptly on SIGTERM (${kind})`, async () => {
       const dataFile = join(dir, `node-${batchSize}.db`);
       copyFileSync(backlogFile, dataFile);
       cleanups.push(() => rmSync(dataFile, { force: true }));

@@ -293,7 +293,11 @@ describe('createHttpTransport', () => {
 
       for (const code of [400, 409, 413, 422]) {
         status = code;
-        expect(await transport.post('/p', { records: [] })).toMatchObject({ ok: false, failure: 'node', error: `HTTP ${code}: <html>proxy error</html>` });
+        expect(await transport.post('/p', { records: [] })).toMatchObject({
+          ok: false,
+          failure: 'node',
+          error: `HTTP ${code}: <html>proxy error</html>`,
+        });
       }
     });
 
@@ -304,7 +308,11 @@ describe('createHttpTransport', () => {
 
       for (const code of [401, 403, 404, 408, 429, 500, 502, 503, 504]) {
         status = code;
-        expect(await transport.post('/p', { records: [] })).toMatchObject({ ok: false, failure: 'node', error: `HTTP ${code}: {"status":"error"}` });
+        expect(await transport.post('/p', { records: [] })).toMatchObject({
+          ok: false,
+          failure: 'node',
+          error: `HTTP ${code}: {"status":"error"}`,
+        });
       }
     });
 
