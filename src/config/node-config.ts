@@ -35,6 +35,11 @@ export interface NodeConfig {
   services: Record<string, NodeServiceCapacity>;
   /** Per request, in milliseconds; 30 s when left out. */
   timeoutMs?: number;
+  /**
+   * The most bytes read from one answer of this node; a larger answer is the
+   * node's failure. When left out: 4 MB for status and push answers, 64 MB for pull answers.
+   */
+  maxAnswerBytes?: number;
   tls?: NodeTlsConfig;
   ssh?: NodeSshConfig;
   /** Commands `mesh deploy` runs over SSH, in order; `{node}` and `{service}` are filled in. */

@@ -119,7 +119,9 @@ export function validateConfig(nodesInput: unknown, servicesInput: unknown): Val
   return { ok: true, config: { nodes, services } };
 }
 
-const NODE_KEYS = ['name', 'url', 'apiKey', 'services', 'timeoutMs', 'tls', 'ssh', 'deploy'] as const;
+const NODE_KEYS = ['name', 'url', 'apiKey', 'services', 'timeoutMs', 'tls', 'ssh', 'deploy', 'maxAnswerBytes'] as const;
+/** Past this a body decoded as text may exceed V8's longest string (about 512 M characters). */
+const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
 const SSH_KEYS = ['host', 'port', 'username', 'privateKeyPath', 'password', 'hostKey', 'connectTimeoutMs'] as const;
 
 function validateNodes(check: Checker, input: unknown, serviceNames: Set<string>): NodeConfig[] {
@@ -159,6 +161,7 @@ function validateNodes(check: Checker, input: unknown, serviceNames: Set<string>
       }
     }
     check.number(node, 'timeoutMs', path, { integer: true, min: 1 });
+    check.number(node, 'maxAnswerBytes', path, { integer: true, min: 1, max: MAX_ANSWER_BYTES });
     if (node.tls !== undefined && check.object(node.tls, `${path}.tls`)) {
       check.knownKeys(node.tls, `${path}.tls`, ['ca']);
       check.string(node.tls, 'ca', `${path}.tls`, { optional: true });

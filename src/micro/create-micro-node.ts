@@ -2,11 +2,21 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { MicroProtocol } from './micro-protocol.js';
-import { buildMicroRoutes, createMicroHandler } from './micro-routes.js';
+import { buildMicroRoutes, createMicroHandler, type MicroValidator } from './micro-routes.js';
 import { MicroStore } from './micro-store.js';
 import { MicroWorker } from './micro-worker.js';
 
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/**
+ * Limits for a node on the open internet. Node's own defaults (60 s for the
+ * headers, checked only every 30 s, 300 s for a request, no cap on
+ * connections) let a few hundred slow clients hold a node.
+ */
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+const DEFAULT_MAX_CONNECTIONS = 256;
+/** The longest delay Node's timers hold. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface MicroNodeTlsOptions {
   /** PEM private key (contents, not a path). */
@@ -26,6 +36,20 @@ export interface MicroNodeOptions {
   maxBodyBytes?: number;
   /** Serve https with this key and certificate instead of http. */
   tls?: MicroNodeTlsOptions;
+  /**
+   * Milliseconds a client has to send a request's headers (and, over https,
+   * to finish the TLS handshake) once it connected or its previous request
+   * ended; 10 s when left out. A slower one is answered 408 and dropped.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Milliseconds a client has to send a whole request, body included; 60 s
+   * when left out. Also how long a connection may sit with nothing moving.
+   * At least headersTimeoutMs.
+   */
+  requestTimeoutMs?: number;
+  /** Connections held at once; one more is closed as it arrives. 256 when left out. */
+  maxConnections?: number;
   /** Failures outside any request (the store failing under a worker); `console.error` when left out. */
   onError?: (error: Error) => void;
 }
@@ -68,14 +92,26 @@ export function createMicroNode(options: MicroNodeOptions): MicroNode {
     Object.entries(protocols).map(([protocol, handler]) => [protocol, new MicroWorker({ protocol, handler, store, onError })]),
   );
 
+  const validators = new Map<string, MicroValidator>();
+  for (const [protocol, handler] of Object.entries(protocols)) {
+    if (handler.validate !== undefined) validators.set(protocol, handler.validate.bind(handler));
+  }
+
   const listener = createMicroHandler({
     apiKey,
     routes,
     store,
+    validators,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onStored: (protocol) => workers.get(protocol)?.wake(),
   });
-  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, listener) : http.createServer(listener);
+  const limits = serverLimits(options);
+  const server = options.tls
+    ? https.createServer({ ...limits, key: options.tls.key, cert: options.tls.cert, handshakeTimeout: limits.headersTimeout }, listener)
+    : http.createServer(limits, listener);
+  server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // A connection on which nothing moves (a client that stopped reading an answer) is dropped too.
+  server.setTimeout(limits.requestTimeout);
 
   let closing: Promise<void> | undefined;
   server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -127,6 +163,28 @@ export function createMicroNode(options: MicroNodeOptions): MicroNode {
   };
 }
 
+/** Node's server options for the time-outs, checked: a wrong value would otherwise surface as a RangeError from node:http. */
+function serverLimits(options: MicroNodeOptions): { headersTimeout: number; requestTimeout: number; connectionsCheckingInterval: number } {
+  const positive = (name: string, value: number | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (!(Number.isInteger(value) && value >= 1 && value <= MAX_TIMER_MS)) {
+      throw new Error(`createMicroNode: ${name} must be an integer from 1 to ${MAX_TIMER_MS}`);
+    }
+    return value;
+  };
+  const headersTimeout = positive('headersTimeoutMs', options.headersTimeoutMs, DEFAULT_HEADERS_TIMEOUT_MS);
+  const requestTimeout = positive('requestTimeoutMs', options.requestTimeoutMs, Math.max(DEFAULT_REQUEST_TIMEOUT_MS, headersTimeout));
+  if (requestTimeout < headersTimeout) throw new Error('createMicroNode: requestTimeoutMs must be at least headersTimeoutMs');
+  const { maxConnections } = options;
+  if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+    throw new Error('createMicroNode: maxConnections must be a positive integer');
+  }
+  // Node enforces both time-outs only when it checks its connections, every 30 s by default:
+  // check often enough that a time-out is kept to within a quarter of itself, at most a second late.
+  const connectionsCheckingInterval = Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 4)));
+  return { headersTimeout, requestTimeout, connectionsCheckingInterval };
+}
+
 function validateProtocols(protocols: Record<string, MicroProtocol>): void {
   const entries = Object.entries(protocols);
   if (entries.length === 0) throw new Error('createMicroNode: protocols must name at least one protocol');
@@ -134,6 +192,9 @@ function validateProtocols(protocols: Record<string, MicroProtocol>): void {
     const single = typeof protocol.process === 'function';
     const batch = typeof protocol.processBatch === 'function';
     if (single === batch) throw new Error(`createMicroNode: protocols.${name} needs process or processBatch (exactly one)`);
+    if (protocol.validate !== undefined && typeof protocol.validate !== 'function') {
+      throw new Error(`createMicroNode: protocols.${name}.validate must be a function`);
+    }
     const { batchSize } = protocol;
     if (batchSize !== undefined && !(Number.isInteger(batchSize) && batchSize > 0)) {
       throw new Error(`createMicroNode: protocols.${name}.batchSize must be a positive integer`);

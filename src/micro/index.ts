@@ -14,5 +14,7 @@ export type {
   MicroRecordId,
   MicroResult,
   MicroSingleProtocol,
+  MicroValidation,
 } from './micro-protocol.js';
+export type { MicroRejection } from './micro-routes.js';
 export type { MicroPullEntry } from './micro-store.js';

@@ -23,8 +23,20 @@ export interface MicroProtocolPaths {
   pull?: string;
 }
 
+/** What a `validate` hook answers: an error text rejects the record; nothing accepts it. */
+export type MicroValidation = string | undefined | void;
+
 interface MicroProtocolBase {
   paths?: MicroProtocolPaths;
+  /**
+   * Checks each pushed record before it is stored. Returning an error text (or
+   * throwing) rejects that record: the push stores the others and answers
+   * `{ "status": "success", "rejected": [{ "id": …, "error": "…" }] }` (node
+   * contract v1.1), and the master sends the rejected record again later or
+   * counts it dead. A record the node already holds is not checked again: its
+   * re-push stays a no-op.
+   */
+  validate?(record: MicroRecord): MicroValidation | Promise<MicroValidation>;
 }
 
 /** Processes one record at a time; a throw becomes an error entry with its message. */

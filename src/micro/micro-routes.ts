@@ -1,6 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isAuthorized, MicroHttpError, parseJsonObject, readBody, sendJson } from './micro-http.js';
-import { isMicroRecordId, resolveMicroPaths, type MicroProtocol, type MicroRecord, type MicroRecordId } from './micro-protocol.js';
+import {
+  isMicroRecordId,
+  recordKey,
+  resolveMicroPaths,
+  type MicroProtocol,
+  type MicroRecord,
+  type MicroRecordId,
+  type MicroValidation,
+} from './micro-protocol.js';
 import type { MicroStore } from './micro-store.js';
 
 export type MicroEndpoint = 'push' | 'status' | 'pull';
@@ -31,10 +39,21 @@ export function buildMicroRoutes(protocols: Record<string, MicroProtocol>): Map<
   return routes;
 }
 
+/** A push-time check of one record (MicroProtocol's `validate`). */
+export type MicroValidator = (record: MicroRecord) => MicroValidation | Promise<MicroValidation>;
+
+/** A record refused at push time, as the push answer lists it. */
+export interface MicroRejection {
+  id: MicroRecordId;
+  error: string;
+}
+
 export interface MicroHandlerProps {
   apiKey: string;
   routes: Map<string, MicroRoute>;
   store: MicroStore;
+  /** Protocols with a `validate` hook, by name. */
+  validators: Map<string, MicroValidator>;
   /** Called after a push stored new records of a protocol. */
   onStored(protocol: string): void;
   maxBodyBytes: number;
@@ -72,9 +91,13 @@ async function handle(props: MicroHandlerProps, req: IncomingMessage, res: Serve
       return;
     case 'push': {
       const records = pushedRecords(parseJsonObject(await readBody(req, props.maxBodyBytes)));
-      const stored = store.insert(route.protocol, records);
+      const validate = props.validators.get(route.protocol);
+      const { accepted, rejected } =
+        validate === undefined ? { accepted: records, rejected: [] } : await screen(store, route.protocol, records, validate);
+      const stored = store.insert(route.protocol, accepted);
       if (stored > 0) props.onStored(route.protocol);
-      sendJson(res, 200, { status: 'success', stored });
+      // A v1 answer when nothing was refused: `rejected` is the v1.1 addition.
+      sendJson(res, 200, { status: 'success', stored, ...(rejected.length > 0 && { rejected }) });
       return;
     }
     case 'pull': {
@@ -83,6 +106,35 @@ async function handle(props: MicroHandlerProps, req: IncomingMessage, res: Serve
       return;
     }
   }
+}
+
+/**
+ * Splits a push into the records to store and those the protocol's `validate`
+ * refuses. Records already held skip the check (a re-push is a no-op); an id
+ * refused once in the batch is refused wherever it repeats, so the answer never
+ * lists as rejected a record that was stored.
+ */
+async function screen(
+  store: MicroStore,
+  protocol: string,
+  records: MicroRecord[],
+  validate: MicroValidator,
+): Promise<{ accepted: MicroRecord[]; rejected: MicroRejection[] }> {
+  const held = store.held(protocol, records);
+  const refused = new Map<string, MicroRejection>();
+  for (const record of records) {
+    const key = recordKey(record.id);
+    if (held.has(key) || refused.has(key)) continue;
+    let verdict: MicroValidation;
+    try {
+      verdict = await validate(record);
+    } catch (error) {
+      verdict = error instanceof Error ? error.message : String(error);
+    }
+    if (typeof verdict === 'string') refused.set(key, { id: record.id, error: verdict === '' ? 'rejected by validate' : verdict });
+  }
+  if (refused.size === 0) return { accepted: records, rejected: [] };
+  return { accepted: records.filter((record) => !refused.has(recordKey(record.id))), rejected: [...refused.values()] };
 }
 
 function pushedRecords(body: Record<string, unknown>): MicroRecord[] {

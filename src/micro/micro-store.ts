@@ -62,6 +62,7 @@ export class MicroStore {
   readonly #saveAll: (outcomes: readonly StoredOutcome[]) => void;
   readonly #lastProcessed: BetterSqlite3.Statement<[string], string>;
   readonly #outcomes: BetterSqlite3.Statement<[string, string], OutcomeRow>;
+  readonly #held: BetterSqlite3.Statement<[string, string], string>;
 
   constructor(props: MicroStoreProps) {
     this.#db = new BetterSqlite3(props.file);
@@ -143,6 +144,16 @@ export class MicroStore {
         FROM json_each(?) AS j CROSS JOIN micro_received AS m JOIN micro_outcomes AS o ON o.seq = m.seq
         WHERE m.protocol = ? AND m.record_key = j.value`)
       .raw();
+    this.#held = this.#db
+      .prepare<[string, string], string>(`
+        SELECT m.record_key FROM json_each(?) AS j CROSS JOIN micro_received AS m WHERE m.protocol = ? AND m.record_key = j.value`)
+      .pluck();
+  }
+
+  /** The keys (see recordKey) of these records that the protocol already holds. */
+  held(protocol: string, records: readonly MicroRecord[]): Set<string> {
+    if (records.length === 0) return new Set();
+    return new Set(this.#held.all(JSON.stringify(records.map((record) => recordKey(record.id))), protocol));
   }
 
   /** Stores a batch in one statement; ids already held, or repeated in the batch, are skipped. Returns how many were new. */

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { MicroBatchEntry, MicroProtocol, MicroRecord } from './micro-protocol.js';
 import type { MicroStore, PendingRecord, StoredOutcome } from './micro-store.js';
 
@@ -6,6 +7,13 @@ const DEFAULT_BATCH_SIZE = 100;
 const READ_AHEAD = 100;
 /** Pause after a failure of the store itself, so a full disk does not spin the CPU. */
 const RETRY_AFTER_MS = 1_000;
+/**
+ * The single-record worker lets the event loop run at least this often. A
+ * process function that never waits for I/O resolves in a microtask, and the
+ * store writes synchronously: without a turn of the loop, requests and signals
+ * wait for the whole backlog.
+ */
+const YIELD_EVERY_MS = 10;
 
 export interface MicroWorkerProps {
   protocol: string;
@@ -16,7 +24,10 @@ export interface MicroWorkerProps {
 
 /**
  * Processes one protocol's records sequentially, in the order received, and
- * stores each outcome durably before taking the next one.
+ * stores each outcome durably before taking the next one. It gives the event
+ * loop a turn after every chunk and, between single records, every
+ * YIELD_EVERY_MS, so the node answers status, pull and push, and obeys
+ * SIGTERM, while it works through a backlog.
  *
  * @example
  * const worker = new MicroWorker({ protocol: 'deliveries', handler, store, onError: console.error });
@@ -67,16 +78,23 @@ export class MicroWorker {
             continue;
           }
           store.save(await runBatch(handler.processBatch.bind(handler), batch));
+          await nextTurn();
         } else {
           const batch = store.pending(protocol, READ_AHEAD);
           if (batch.length === 0) {
             await this.#idle();
             continue;
           }
+          let turnAt = performance.now();
           for (const pending of batch) {
             if (this.#stopping) break;
             store.save([await runOne(handler.process.bind(handler), pending)]);
+            if (performance.now() - turnAt >= YIELD_EVERY_MS) {
+              await nextTurn();
+              turnAt = performance.now();
+            }
           }
+          await nextTurn();
         }
       } catch (error) {
         onError(asError(error));

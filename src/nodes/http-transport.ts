@@ -1,12 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { NodeConfig } from '../config/node-config.js';
+import { cleanErrorText } from './clean-error-text.js';
 import type { FailureClass, NodeCallResult, NodeTransport } from './node-transport.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECTIONS = 8;
 /** How much of a failed answer's body the error text keeps (node contract). */
 const ERROR_BODY_CHARS = 500;
+/**
+ * The most bytes read from one answer when the node sets no `maxAnswerBytes`:
+ * a status or push answer is a few fields; a pull answer carries a batch of results.
+ */
+export const DEFAULT_MAX_ANSWER_BYTES = { status: 4 * 1024 * 1024, push: 4 * 1024 * 1024, pull: 64 * 1024 * 1024 } as const;
+
+/** Which endpoint of the contract a call is, for its answer's cap. */
+type AnswerKind = keyof typeof DEFAULT_MAX_ANSWER_BYTES;
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -62,13 +71,21 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
   };
   if (apiKey !== '') headers.authorization = `Bearer ${apiKey}`;
 
-  // The key must never reach a log, even if a node or a proxy echoes the request back.
-  const redact = (text: string): string => (apiKey === '' ? text : text.split(apiKey).join('***'));
+  // The key and the URL's password must never reach a log, even if a node or a
+  // proxy echoes the request back. Removed from the whole text before it is cut,
+  // so a secret straddling the cut leaves no part of itself behind.
+  const secrets = secretForms([apiKey, base.password, safeDecode(base.password)]);
+  const clean = (text: string): string => cleanErrorText(secrets.reduce((out, secret) => out.split(secret).join('***'), text));
 
   async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<NodeCallResult> {
-    if (setupError !== undefined) return { ok: false, error: setupError, failure: 'node' };
+    const fullPath = joinPath(basePath, path);
+    const where = `${method} ${fullPath.split('?')[0] ?? fullPath}`;
+    const fail = (error: string, failure: FailureClass = 'node'): NodeCallResult => ({ ok: false, error, failure, where });
+    if (setupError !== undefined) return fail(clean(setupError));
+    const kind = answerKind(method, body);
+    const cap = node.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES[kind];
     let status: number;
-    let text: string;
+    let text: string | undefined;
     // undici arms headersTimeout on its coarse timer wheel (about one second of
     // slack) and bodyTimeout only bounds the gap between chunks; the signal makes
     // `timeoutMs` an exact deadline for the whole call.
@@ -76,7 +93,7 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
     try {
       const response = await pool.request({
         method,
-        path: joinPath(basePath, path),
+        path: fullPath,
         headers,
         body: body === undefined ? null : JSON.stringify(body),
         headersTimeout: timeoutMs,
@@ -84,17 +101,21 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
         signal: deadline,
       });
       status = response.statusCode;
-      // Reading the whole body frees the connection for the next call on this keep-alive pool.
-      text = await response.body.text();
+      // Reading the whole body frees the connection for the next call on this
+      // keep-alive pool; an answer over the cap is dropped with its connection.
+      text = await readCapped(response, cap);
     } catch (error) {
-      if (deadline.aborted) return { ok: false, error: `timed out after ${timeoutMs} ms`, failure: 'node' };
-      return { ok: false, error: redact(failureText(error, timeoutMs)), failure: 'node' };
+      if (deadline.aborted) return fail(`timed out after ${timeoutMs} ms`);
+      return fail(clean(failureText(error, timeoutMs)));
+    }
+    if (text === undefined) {
+      return fail(`HTTP ${status}: the ${kind} answer is larger than ${cap} bytes (the node's maxAnswerBytes); not read`);
     }
     const parsed = parseObject(text);
     if (status >= 200 && status < 300 && parsed !== undefined && parsed.status === 'success') {
       return { ok: true, body: parsed };
     }
-    return { ok: false, error: redact(`HTTP ${status}: ${firstChars(text, ERROR_BODY_CHARS)}`), failure: failureClass(status, parsed) };
+    return fail(`HTTP ${status}: ${firstChars(clean(text), ERROR_BODY_CHARS)}`, failureClass(status, parsed));
   }
 
   return {
@@ -109,6 +130,58 @@ const RECORD_REJECTION_STATUSES = new Set([400, 409, 413, 422]);
 
 function failureClass(status: number, parsed: Record<string, unknown> | undefined): FailureClass {
   return RECORD_REJECTION_STATUSES.has(status) && parsed !== undefined ? 'records' : 'node';
+}
+
+/**
+ * Status is the GET; of the two POSTs the contract defines, a pull body carries
+ * `ids` and a push body `records`. Telling them apart here keeps the
+ * {@link NodeTransport} calls as they are.
+ */
+function answerKind(method: 'GET' | 'POST', body: unknown): AnswerKind {
+  if (method === 'GET') return 'status';
+  return Array.isArray((body as { ids?: unknown } | null | undefined)?.ids) ? 'pull' : 'push';
+}
+
+/** The body as text, or undefined when it is larger than `cap` bytes (then it is not read further). */
+async function readCapped(response: Dispatcher.ResponseData, cap: number): Promise<string | undefined> {
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > cap) {
+    response.body.destroy();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > cap) {
+      response.body.destroy();
+      return undefined;
+    }
+    chunks.push(buffer);
+  }
+  // As undici's text(): UTF-8, a byte order mark dropped, bad sequences replaced.
+  return new TextDecoder().decode(Buffer.concat(chunks, size));
+}
+
+/** Each secret as it may appear in an echoed text: bare, JSON-escaped, URL-encoded; longest first. */
+function secretForms(secrets: string[]): string[] {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (secret === '') continue;
+    forms.add(secret);
+    forms.add(JSON.stringify(secret).slice(1, -1));
+    forms.add(encodeURIComponent(secret));
+  }
+  return [...forms].filter((form) => form !== '').sort((a, b) => b.length - a.length);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 function joinPath(basePath: string, path: string): string {

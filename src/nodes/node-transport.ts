@@ -15,10 +15,31 @@ export type FailureClass = 'node' | 'records';
  * carries the error text the node contract defines
  * (`HTTP <code>: <first 500 characters of the body>` or the network error)
  * and the class of the failure.
+ *
+ * `error` is what goes into the records' error flags, exactly as the contract
+ * words it. `where` is the request that failed, as `<METHOD> <path>` (the
+ * node URL's own path included; never the host, a query or credentials), for
+ * the texts a person reads: a stream's printed or logged error names the node
+ * and the request, `node1 POST /api/1.0/deliveries/push.json: HTTP 404: …`
+ * (see {@link nodeFailureText}). The HTTP transport always sets it; a
+ * transport that has no request to name may leave it out.
+ *
+ * Error texts of the HTTP transport never hold the node's API key (in any
+ * form: bare, `Bearer <key>`, JSON- or URL-escaped) nor the password of its
+ * URL: they are removed from the whole answer before the 500-character cut.
+ * Control characters (NUL included) are replaced by spaces. An answer is read
+ * up to a cap (the node's `maxAnswerBytes`; else 4 MB for status and push
+ * answers and 64 MB for pull answers, a pull being a POST whose body carries
+ * `ids`); a larger one is the node's failure and is not read further.
  */
 export type NodeCallResult =
   | { ok: true; body: Record<string, unknown> }
-  | { ok: false; error: string; failure: FailureClass };
+  | { ok: false; error: string; failure: FailureClass; where?: string };
+
+/** A failed call as a person reads it: `node1 POST /api/1.0/deliveries/push.json: HTTP 404: …`. */
+export function nodeFailureText(node: string, result: { error: string; where?: string }): string {
+  return `${node}${result.where === undefined ? '' : ` ${result.where}`}: ${result.error}`;
+}
 
 /** The few calls the engine makes to a node; undici sits behind it. */
 export interface NodeTransport {

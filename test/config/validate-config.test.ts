@@ -248,7 +248,7 @@ describe('validateConfig reports', () => {
         path: 'services[0].protocols[0].sortBy',
         message: 'unknown key (expected one of: name, table, id, sort, entityRef, batchSize, push, pull, flags, maxAttempts, settleMs)',
       },
-      { path: 'nodes[0].apikey', message: 'unknown key (expected one of: name, url, apiKey, services, timeoutMs, tls, ssh, deploy)' },
+      { path: 'nodes[0].apikey', message: 'unknown key (expected one of: name, url, apiKey, services, timeoutMs, tls, ssh, deploy, maxAnswerBytes)' },
       { path: 'nodes[0].services["micro.emails.timeline"].maxEntity', message: 'unknown key (expected one of: maxEntities, maxWeight)' },
     ]);
   });
@@ -317,5 +317,16 @@ describe('validateConfig reports', () => {
       { path: 'services', message: 'required' },
       { path: 'nodes', message: 'must be an array' },
     ]);
+  });
+
+  it('a node maxAnswerBytes that is not a positive integer up to 256 MB', () => {
+    for (const bad of [0, 1.5, 256 * 1024 * 1024 + 1, '4MB']) {
+      expect(problemsAfter((c) => (c.nodes[0]!.maxAnswerBytes = bad))).toEqual([
+        { path: 'nodes[0].maxAnswerBytes', message: 'must be an integer from 1 to 268435456' },
+      ]);
+    }
+    const config = valid();
+    config.nodes[0]!.maxAnswerBytes = 128 * 1024 * 1024;
+    expect(validateConfig(config.nodes, config.services).ok).toBe(true);
   });
 });

@@ -85,6 +85,25 @@ describe('demo node process', () => {
     expect(await wrongKey.get(STATUS)).toMatchObject({ ok: false, error: expect.stringMatching(/^HTTP 401: /) });
   });
 
+  it('refuses a REJECT subject at push time and stores the rest of the batch', async () => {
+    const { nodes } = await cluster(1, { protocols: ['deliveries'] });
+    const [node1] = nodes;
+    if (node1 === undefined) throw new Error('no node');
+    const client = clientOf(node1);
+    const records = [
+      { id: 1, subject: 'hello' },
+      { id: 2, subject: 'REJECT me' },
+      { id: 3, subject: 'world' },
+    ];
+
+    expect(await client.post(PUSH, { records })).toEqual({
+      ok: true,
+      body: { status: 'success', stored: 2, rejected: [{ id: 2, error: 'unreadable payload' }] },
+    });
+    await waitFor(async () => (await pull(client, [1, 3])).length === 2, 'records 1 and 3');
+    expect(await pull(client, [2])).toEqual([]);
+  });
+
   it('keeps an answered push through SIGKILL and processes it after a restart on the same url', async () => {
     const started = await cluster(1, { protocols: ['deliveries'], processDelayMs: 150 });
     const node = started.nodes[0];

@@ -119,7 +119,12 @@ describe('createMicroNode', () => {
     expect(await noKey.json()).toEqual({ status: 'error', message: 'missing or wrong API key' });
 
     const wrongKey = await push(transport(url, 'not-the-key'), [{ id: 2 }]);
-    expect(wrongKey).toEqual({ ok: false, error: 'HTTP 401: {"status":"error","message":"missing or wrong API key"}' });
+    expect(wrongKey).toEqual({
+      ok: false,
+      error: 'HTTP 401: {"status":"error","message":"missing or wrong API key"}',
+      failure: 'node',
+      where: `POST ${PUSH}`,
+    });
     expect(await transport(url, 'not-the-key').get(STATUS)).toMatchObject({ ok: false, error: expect.stringMatching(/^HTTP 401: /) });
 
     // Had 1 or 2 been stored, the worker would process them before 3.
@@ -445,6 +450,117 @@ describe('createMicroNode', () => {
 
     expect(await push(client, [{ id: 1 }])).toMatchObject({ ok: true });
     await waitFor(async () => (await lastProcessedId(client)) === 1, 'record 1');
+  });
+
+  describe('validate', () => {
+    it('stores the records it accepts and answers the ones it rejects, which are never processed', async () => {
+      const { process, seen } = recordingProcess();
+      const { client } = await start({
+        protocols: {
+          deliveries: {
+            validate: (record) => (typeof record.subject !== 'string' ? 'subject must be a string' : undefined),
+            process,
+          },
+        },
+      });
+
+      const answer = await push(client, [{ id: 1, subject: 'a' }, { id: 2, subject: 7 }, { id: 3, subject: 'c' }, { id: 4 }]);
+
+      expect(answer).toEqual({
+        ok: true,
+        body: {
+          status: 'success',
+          stored: 2,
+          rejected: [
+            { id: 2, error: 'subject must be a string' },
+            { id: 4, error: 'subject must be a string' },
+          ],
+        },
+      });
+      await waitFor(async () => (await lastProcessedId(client)) === 3, 'records 1 and 3');
+      expect(seen).toEqual([1, 3]);
+      expect(await pull(client, [1, 2, 3, 4])).toEqual([
+        { id: 1, hash: hashOf({ id: 1, subject: 'a' }) },
+        { id: 3, hash: hashOf({ id: 3, subject: 'c' }) },
+      ]);
+
+      // Sent again, fixed, a rejected record is stored like any other.
+      expect(await push(client, [{ id: 2, subject: 'b' }])).toEqual({ ok: true, body: { status: 'success', stored: 1 } });
+      await waitFor(async () => (await lastProcessedId(client)) === 2, 'record 2');
+      expect(seen).toEqual([1, 3, 2]);
+    });
+
+    it('rejects with the message of a throw, awaits an async check, and words an empty text', async () => {
+      const { process } = recordingProcess();
+      const { client } = await start({
+        protocols: {
+          deliveries: {
+            validate: async (record) => {
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              if (record.id === 1) throw new Error('payload is not base64');
+              if (record.id === 2) return '';
+              return undefined;
+            },
+            process,
+          },
+        },
+      });
+
+      expect(await push(client, [{ id: 1 }, { id: 2 }, { id: 3 }])).toEqual({
+        ok: true,
+        body: {
+          status: 'success',
+          stored: 1,
+          rejected: [
+            { id: 1, error: 'payload is not base64' },
+            { id: 2, error: 'rejected by validate' },
+          ],
+        },
+      });
+    });
+
+    it('does not check a record it already holds again, and refuses every copy of a rejected id in a batch', async () => {
+      const { process } = recordingProcess();
+      let refuseAll = false;
+      const checked: unknown[] = [];
+      const { client } = await start({
+        protocols: {
+          deliveries: {
+            validate: (record) => {
+              checked.push(record.id);
+              if (refuseAll || record.bad === true) return 'refused';
+              return undefined;
+            },
+            process,
+          },
+        },
+      });
+      expect(await push(client, [{ id: 1 }])).toMatchObject({ ok: true, body: { stored: 1 } });
+
+      refuseAll = true;
+      checked.length = 0;
+      // Record 1 is held: its re-push is a no-op, not a rejection.
+      expect(await push(client, [{ id: 1 }, { id: '2' }])).toEqual({
+        ok: true,
+        body: { status: 'success', stored: 0, rejected: [{ id: '2', error: 'refused' }] },
+      });
+      expect(checked).toEqual(['2']);
+
+      refuseAll = false;
+      expect(await push(client, [{ id: 5, bad: true }, { id: 5 }, { id: 6 }])).toEqual({
+        ok: true,
+        body: { status: 'success', stored: 1, rejected: [{ id: 5, error: 'refused' }] },
+      });
+      await waitFor(async () => (await lastProcessedId(client)) === 6, 'record 6');
+      expect(await pull(client, [5])).toEqual([]);
+    });
+
+    it('answers a push with no rejected key when nothing was refused, as a v1 node does', async () => {
+      const { process } = recordingProcess();
+      const { client } = await start({ protocols: { deliveries: { validate: () => undefined, process } } });
+
+      expect(await push(client, [{ id: 1 }])).toEqual({ ok: true, body: { status: 'success', stored: 1 } });
+    });
   });
 
   it('refuses options it cannot serve', () => {

@@ -123,7 +123,7 @@ describe('createHttpTransport', () => {
 
     const answer = await transport.get('/s');
 
-    expect(answer).toEqual({ ok: false, error: 'HTTP 401: {"status":"error","message":"unauthorized"}' });
+    expect(answer).toEqual({ ok: false, error: 'HTTP 401: {"status":"error","message":"unauthorized"}', failure: 'node', where: 'GET /s' });
   });
 
   it('truncates the body of a 500 to 500 characters', async () => {
@@ -136,7 +136,7 @@ describe('createHttpTransport', () => {
 
     const answer = await transport.post('/p', {});
 
-    expect(answer).toEqual({ ok: false, error: `HTTP 500: ${'a'.repeat(499)}b` });
+    expect(answer).toEqual({ ok: false, error: `HTTP 500: ${'a'.repeat(499)}b`, failure: 'node', where: 'POST /p' });
   });
 
   it('counts characters, not UTF-16 units, when truncating', async () => {
@@ -148,7 +148,7 @@ describe('createHttpTransport', () => {
 
     const answer = await transport.post('/p', {});
 
-    expect(answer).toEqual({ ok: false, error: `HTTP 500: ${'😀'.repeat(500)}` });
+    expect(answer).toEqual({ ok: false, error: `HTTP 500: ${'😀'.repeat(500)}`, failure: 'node', where: 'POST /p' });
   });
 
   it('treats a 200 with a body that is not JSON as a failure', async () => {
@@ -158,7 +158,7 @@ describe('createHttpTransport', () => {
     });
     const transport = open(nodeConfig(server.url));
 
-    expect(await transport.get('/s')).toEqual({ ok: false, error: 'HTTP 200: <html>maintenance</html>' });
+    expect(await transport.get('/s')).toEqual({ ok: false, error: 'HTTP 200: <html>maintenance</html>', failure: 'node', where: 'GET /s' });
   });
 
   it('treats a 200 with a JSON status other than success as a failure', async () => {
@@ -168,6 +168,8 @@ describe('createHttpTransport', () => {
     expect(await transport.post('/p', {})).toEqual({
       ok: false,
       error: 'HTTP 200: {"status":"error","message":"disk full"}',
+      failure: 'node',
+      where: 'POST /p',
     });
   });
 
@@ -178,7 +180,7 @@ describe('createHttpTransport', () => {
 
     expect((await transport.post('/p', {})).ok).toBe(true);
     status = 302;
-    expect(await transport.post('/p', {})).toEqual({ ok: false, error: 'HTTP 302: {"status":"success"}' });
+    expect(await transport.post('/p', {})).toEqual({ ok: false, error: 'HTTP 302: {"status":"success"}', failure: 'node', where: 'POST /p' });
   });
 
   it('reports a refused connection with the network error message', async () => {
@@ -191,6 +193,8 @@ describe('createHttpTransport', () => {
     expect(await transport.post('/p', { records: [] })).toEqual({
       ok: false,
       error: `connect ECONNREFUSED 127.0.0.1:${port}`,
+      failure: 'node',
+      where: 'POST /p',
     });
   });
 
@@ -204,7 +208,7 @@ describe('createHttpTransport', () => {
     const answer = await transport.post('/p', {});
     const elapsed = Date.now() - started;
 
-    expect(answer).toEqual({ ok: false, error: 'timed out after 200 ms' });
+    expect(answer).toEqual({ ok: false, error: 'timed out after 200 ms', failure: 'node', where: 'POST /p' });
     expect(elapsed).toBeGreaterThanOrEqual(190);
     expect(elapsed).toBeLessThan(900);
   });
@@ -222,7 +226,7 @@ describe('createHttpTransport', () => {
     const started = Date.now();
     const answer = await transport.get('/s');
 
-    expect(answer).toEqual({ ok: false, error: 'timed out after 300 ms' });
+    expect(answer).toEqual({ ok: false, error: 'timed out after 300 ms', failure: 'node', where: 'GET /s' });
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
@@ -260,6 +264,254 @@ describe('createHttpTransport', () => {
     const answer = await transport.get('/s');
 
     expect(answer.ok).toBe(false);
+  });
+
+  describe('failure classes (node contract v1.1)', () => {
+    it('classes 400, 409, 413 and 422 with a JSON body as the records\' failure', async () => {
+      let status = 400;
+      const server = await serve((_req, res) => json(res, status, { status: 'error', message: 'bad record' }));
+      const transport = open(nodeConfig(server.url));
+
+      for (const code of [400, 409, 413, 422]) {
+        status = code;
+        expect(await transport.post('/p', { records: [] })).toEqual({
+          ok: false,
+          error: `HTTP ${code}: {"status":"error","message":"bad record"}`,
+          failure: 'records',
+          where: 'POST /p',
+        });
+      }
+    });
+
+    it('classes the same statuses without a JSON body as the node\'s failure', async () => {
+      let status = 400;
+      const server = await serve((_req, res) => {
+        res.writeHead(status, { 'content-type': 'text/html' });
+        res.end('<html>proxy error</html>');
+      });
+      const transport = open(nodeConfig(server.url));
+
+      for (const code of [400, 409, 413, 422]) {
+        status = code;
+        expect(await transport.post('/p', { records: [] })).toMatchObject({
+          ok: false,
+          failure: 'node',
+          error: `HTTP ${code}: <html>proxy error</html>`,
+        });
+      }
+    });
+
+    it('classes 401, 403, 404, 408, 429 and 5xx as the node\'s failure, even with a JSON body', async () => {
+      let status = 401;
+      const server = await serve((_req, res) => json(res, status, { status: 'error' }));
+      const transport = open(nodeConfig(server.url));
+
+      for (const code of [401, 403, 404, 408, 429, 500, 502, 503, 504]) {
+        status = code;
+        expect(await transport.post('/p', { records: [] })).toMatchObject({
+          ok: false,
+          failure: 'node',
+          error: `HTTP ${code}: {"status":"error"}`,
+        });
+      }
+    });
+
+    it('classes a 2xx answer that is not a JSON success as the node\'s failure', async () => {
+      let body = 'not json';
+      const server = await serve((_req, res) => {
+        res.writeHead(200);
+        res.end(body);
+      });
+      const transport = open(nodeConfig(server.url));
+
+      for (const text of ['not json', '[1,2]', '"success"', '{"status":"error"}', '']) {
+        body = text;
+        expect(await transport.post('/p', { records: [] })).toMatchObject({ ok: false, failure: 'node' });
+      }
+    });
+
+    it('classes a connection reset as the node\'s failure', async () => {
+      const server = await serve((req) => req.socket.destroy());
+      const transport = open(nodeConfig(server.url));
+
+      expect(await transport.post('/p', { records: [] })).toMatchObject({ ok: false, failure: 'node', where: 'POST /p' });
+    });
+  });
+
+  describe('answer size cap', () => {
+    const MB = 1024 * 1024;
+    /** A success answer of about `bytes` bytes, sent in chunks without a content-length unless `declared`. */
+    const bigAnswer = (res: ServerResponse, bytes: number, declared = false): void => {
+      const head = '{"status":"success","pad":"';
+      const tail = '"}';
+      const pad = bytes - head.length - tail.length;
+      res.writeHead(200, { 'content-type': 'application/json', ...(declared && { 'content-length': String(bytes) }) });
+      res.write(head);
+      const chunk = 'x'.repeat(64 * 1024);
+      let left = pad;
+      const more = (): void => {
+        while (left > 0) {
+          const piece = left >= chunk.length ? chunk : chunk.slice(0, left);
+          left -= piece.length;
+          if (!res.write(piece)) {
+            res.once('drain', more);
+            return;
+          }
+        }
+        res.end(tail);
+      };
+      more();
+    };
+
+    it('fails a status answer over 4 MB as the node\'s, whether or not it declares its length', async () => {
+      let declared = false;
+      const server = await serve((_req, res) => bigAnswer(res, 5 * MB, declared));
+      const transport = open(nodeConfig(server.url));
+
+      for (const withLength of [false, true]) {
+        declared = withLength;
+        expect(await transport.get('/api/1.0/deliveries/status.json')).toEqual({
+          ok: false,
+          error: `HTTP 200: the status answer is larger than ${4 * MB} bytes (the node's maxAnswerBytes); not read`,
+          failure: 'node',
+          where: 'GET /api/1.0/deliveries/status.json',
+        });
+      }
+    });
+
+    it('stops reading an endless answer at the cap instead of waiting for the time-out', async () => {
+      const server = await serve((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"status":"success","pad":"');
+        const chunk = 'x'.repeat(64 * 1024);
+        const more = (): void => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', more);
+        };
+        more();
+      });
+      const transport = open(nodeConfig(server.url, { timeoutMs: 30_000 }));
+
+      const started = Date.now();
+      const answer = await transport.post('/p', { records: [] });
+
+      expect(answer).toMatchObject({ ok: false, failure: 'node', error: expect.stringContaining('push answer is larger than') });
+      expect(Date.now() - started).toBeLessThan(20_000);
+    });
+
+    it('lets a pull answer (a body with ids) reach 64 MB while a push answer stops at 4 MB', async () => {
+      const server = await serve((_req, res) => bigAnswer(res, 10 * MB));
+      const transport = open(nodeConfig(server.url));
+
+      const pulled = await transport.post('/pull', { ids: [1] });
+      expect(pulled.ok).toBe(true);
+      if (pulled.ok) expect((pulled.body.pad as string).length).toBeGreaterThan(10 * MB - 100);
+      expect(await transport.post('/push', { records: [{ id: 1 }] })).toMatchObject({
+        ok: false,
+        failure: 'node',
+        error: expect.stringContaining('push answer is larger than'),
+      });
+    });
+
+    it('takes the node\'s maxAnswerBytes for every answer, and keeps working after an answer over it', async () => {
+      let size = 2_000;
+      const server = await serve((_req, res) => bigAnswer(res, size));
+      const transport = open(nodeConfig(server.url, { maxAnswerBytes: 1_000 }));
+
+      expect(await transport.post('/pull', { ids: [1] })).toMatchObject({
+        ok: false,
+        failure: 'node',
+        error: 'HTTP 200: the pull answer is larger than 1000 bytes (the node\'s maxAnswerBytes); not read',
+      });
+      size = 1_000;
+      expect(await transport.get('/s')).toMatchObject({ ok: true });
+    });
+
+    it('caps the body of a failed answer too', async () => {
+      const server = await serve((_req, res) => {
+        res.writeHead(500);
+        res.end('e'.repeat(5 * MB));
+      });
+      const transport = open(nodeConfig(server.url));
+
+      expect(await transport.post('/p', { records: [] })).toMatchObject({
+        ok: false,
+        failure: 'node',
+        error: `HTTP 500: the push answer is larger than ${4 * MB} bytes (the node's maxAnswerBytes); not read`,
+      });
+    });
+  });
+
+  describe('error texts', () => {
+    it('replaces NUL bytes and terminal control characters with spaces', async () => {
+      const server = await serve((_req, res) => {
+        res.writeHead(500);
+        res.end('bad\u0000byte \u001b[31mred\u001b[0m\r\nline\u0007\u009b2J\u007f end');
+      });
+      const transport = open(nodeConfig(server.url));
+
+      const answer = await transport.post('/p', {});
+
+      expect(answer).toMatchObject({ ok: false, error: 'HTTP 500: bad byte  [31mred [0m  line  2J  end' });
+    });
+
+    it('never leaves any part of the key when the echoed key straddles the 500-character cut', async () => {
+      const key = 'Zq7-leaky-api-key-4f9c1e';
+      const server = await serve((req, res) => {
+        const offset = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('offset'));
+        res.writeHead(401);
+        res.end(`${'x'.repeat(offset)}${req.headers.authorization ?? ''} and ${JSON.stringify({ key })} ${'y'.repeat(600)}`);
+      });
+      const transport = open(nodeConfig(server.url, { apiKey: key }));
+      const cut = 500;
+
+      // The Bearer form starts anywhere from well before the cut to just after it.
+      for (let offset = cut - `Bearer ${key}`.length - 5; offset <= cut + 2; offset += 1) {
+        const answer = await transport.get(`/s?offset=${offset}`);
+        expect(answer.ok).toBe(false);
+        if (answer.ok) continue;
+        expect(answer.error.length).toBeLessThanOrEqual('HTTP 401: '.length + cut);
+        expect(answer.where).toBe('GET /s');
+        for (let length = 4; length <= key.length; length += 1) {
+          for (let start = 0; start + length <= key.length; start += 1) {
+            expect(answer.error, `offset ${offset}`).not.toContain(key.slice(start, start + length));
+          }
+        }
+        if (offset + 'Bearer '.length < cut) expect(answer.error).toContain('Bearer *');
+      }
+    });
+
+    it('removes the key in its JSON-escaped and URL-encoded forms', async () => {
+      const key = 'k/"ey+with=odd&chars';
+      const server = await serve((_req, res) => {
+        res.writeHead(500);
+        res.end(`${JSON.stringify({ got: key })} ${encodeURIComponent(key)}`);
+      });
+      const transport = open(nodeConfig(server.url, { apiKey: key }));
+
+      const answer = await transport.post('/p', {});
+
+      expect(answer).toMatchObject({ ok: false, error: 'HTTP 500: {"got":"***"} ***' });
+    });
+
+    it('never puts the password of the node URL in a failure', async () => {
+      const server = await serve((_req, res) => {
+        res.writeHead(503);
+        res.end('upstream said hunter2/pass and hunter2%2Fpass');
+      });
+      const { port } = new URL(server.url);
+      const transport = open(nodeConfig(`http://mesh:hunter2%2Fpass@127.0.0.1:${port}/base`));
+
+      const answer = await transport.post('/p', {});
+
+      expect(answer).toEqual({ ok: false, error: 'HTTP 503: upstream said *** and ***', failure: 'node', where: 'POST /base/p' });
+      expect(server.seen[0]?.url).toBe('/base/p');
+
+      const refused = open(nodeConfig('http://mesh:hunter2%2Fpass@127.0.0.1:1/base'));
+      const down = await refused.get('/s?x=1');
+      expect(down).toMatchObject({ ok: false, failure: 'node', where: 'GET /base/s' });
+      expect(JSON.stringify(down)).not.toContain('hunter2');
+    });
   });
 
   describe('https with a private CA', () => {
