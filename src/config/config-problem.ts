@@ -1,3 +1,5 @@
+import { maskUrlPassword } from './mask-url-password.js';
+
 /** One thing wrong in the configuration, at a path like `services[0].protocols[1].sort`. */
 export interface ConfigProblem {
   path: string;
@@ -8,7 +10,9 @@ export interface ConfigProblem {
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
 
-  constructor(problems: ConfigProblem[]) {
+  constructor(given: ConfigProblem[]) {
+    // A message may quote config text (a parser's code frame, a malformed URL): a URL's password is never shown.
+    const problems = given.map((p) => ({ path: maskUrlPassword(p.path), message: maskUrlPassword(p.message) }));
     super(
       `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
         problems.map((p) => `  ${p.path}: ${p.message}`).join('\n'),

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import type { NodeSSH } from 'node-ssh';
+import { expandHomePath } from '../config/home-path.js';
 import type { NodeConfig, NodeSshConfig } from '../config/node-config.js';
 
 export const DEFAULT_SSH_PORT = 22;
@@ -67,12 +68,7 @@ export function hostKeyFingerprint(publicKeyBlob: Buffer): string {
   return `SHA256:${createHash('sha256').update(publicKeyBlob).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** `~` and `~/…` as the user's home; other paths unchanged. */
-export function expandHomePath(path: string, home: string = homedir()): string {
-  if (path === '~') return home;
-  if (path.startsWith('~/')) return `${home}${path.slice(1)}`;
-  return path;
-}
+export { expandHomePath };
 
 function normaliseFingerprint(fingerprint: string): string {
   return fingerprint.trim().replace(/=+$/, '');
