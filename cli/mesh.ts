@@ -41,6 +41,9 @@ function generalHelp(): string {
   ].join('\n');
 }
 
+/** Set when loading a config file was given up on: code of its own may still hold the event loop. */
+let configGivenUp = false;
+
 async function main(argv: string[]): Promise<number> {
   let out = new Output({ json: argv.includes('--json') });
   let database: Database | undefined;
@@ -71,10 +74,14 @@ async function main(argv: string[]): Promise<number> {
       // The engine's modules are imported when a command first needs them: `mesh --help` loads none.
       config: () =>
         (config ??= import('../src/config/load-config.js').then(({ loadConfig }) =>
-          loadConfig({
-            ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
-            ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
-          }),
+          loadConfig(
+            {
+              ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
+              ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
+            },
+            undefined,
+            { onWarning: (message) => out.error(`mesh: warning: ${message}`) },
+          ),
         )),
       database: async (options = {}) => {
         const config = options.unchecked ? undefined : await ctx.config();
@@ -91,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
     const run = await command.load();
     return await run(ctx);
   } catch (error) {
+    if (error instanceof ConfigError && error.givenUp) configGivenUp = true;
     if (
       error instanceof UsageError ||
       error instanceof ConfigError ||
@@ -112,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;
+    if (configGivenUp) process.exit();
   },
   (error: unknown) => {
     console.error(error);

@@ -9,8 +9,13 @@ export interface ConfigProblem {
 /** Every problem found in the configuration, reported together. */
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
+  /**
+   * Set when a config file's loading was given up on (its time limit): its
+   * code may still hold timers or sockets, which must not keep `mesh` alive.
+   */
+  readonly givenUp: boolean;
 
-  constructor(given: ConfigProblem[]) {
+  constructor(given: ConfigProblem[], options: { givenUp?: boolean } = {}) {
     // A message may quote config text (a parser's code frame, a malformed URL): a URL's password is never shown.
     const problems = given.map((p) => ({ path: maskUrlPassword(p.path), message: maskUrlPassword(p.message) }));
     super(
@@ -19,5 +24,6 @@ export class ConfigError extends Error {
     );
     this.name = 'ConfigError';
     this.problems = problems;
+    this.givenUp = options.givenUp ?? false;
   }
 }

@@ -81,7 +81,8 @@ export async function loadConfig(
   const services = await importDefault(jiti, servicesPath, 'defineServices', limit);
   if (cacheDir !== false) tightenConfigCacheFiles(cacheDir);
   const unreadable = [nodes, services].flatMap((r) => ('problem' in r ? [r.problem] : []));
-  if (unreadable.length > 0) throw new ConfigError(unreadable);
+  const givenUp = [nodes, services].some((r) => 'givenUp' in r);
+  if (unreadable.length > 0) throw new ConfigError(unreadable, { givenUp });
   const result = validateConfig((nodes as { value: unknown }).value, (services as { value: unknown }).value, {
     baseDir: dirname(nodesPath),
   });
@@ -128,12 +129,12 @@ async function importDefault(
   path: string,
   helper: string,
   timeoutMs: number,
-): Promise<{ value: unknown } | { problem: ConfigProblem }> {
+): Promise<{ value: unknown } | { problem: ConfigProblem; givenUp?: true }> {
   let module: unknown;
   try {
     module = await withinTimeLimit(jiti.import(path), timeoutMs);
   } catch (error) {
-    if (error instanceof StuckLoad) return { problem: { path, message: error.message } };
+    if (error instanceof StuckLoad) return { problem: { path, message: error.message }, givenUp: true };
     // Parser messages carry line breaks and padding before the location; one line reads better in a list.
     const message = error instanceof Error ? error.message : String(error);
     return { problem: { path, message: `cannot be loaded: ${message.replace(/\s+/g, ' ').trim()}` } };
