@@ -86,7 +86,8 @@ async function main(argv: string[]): Promise<number> {
       database: async (options = {}) => {
         const config = options.unchecked ? undefined : await ctx.config();
         const { openDatabase } = await import('../src/db/open-database.js');
-        database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB);
+        // Only migrate may create a SQLite file; for any other command a missing one is a typo (exit 2).
+        database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB, { mustExist: command.name !== 'migrate' });
         if (config && !schemaChecked) {
           const { checkSchema } = await import('../src/db/check-schema.js');
           await checkSchema(database, config);

@@ -2,6 +2,7 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } fr
 import type { Db } from '../config/service-config.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
+import { refuseMissingSqliteFile } from './sqlite-file-exists.js';
 
 /** An open connection pool to the SaaS database, with the dialect it speaks. */
 export interface Database {
@@ -17,8 +18,10 @@ export interface Database {
  * const database = await openDatabase('sqlite:./saas.db');
  * try { ... } finally { await database.close(); }
  */
-export async function openDatabase(url: string | undefined): Promise<Database> {
+export async function openDatabase(url: string | undefined, options: { mustExist?: boolean } = {}): Promise<Database> {
   const target = parseDatabaseUrl(url);
+  // A SQLite file that must already be there (every command but migrate and demo) is not created by a typo.
+  if (options.mustExist) refuseMissingSqliteFile(target);
   const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: await createDialect(target) });
   return {
     db,
