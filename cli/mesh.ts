@@ -41,6 +41,9 @@ function generalHelp(): string {
   ].join('\n');
 }
 
+/** Set when loading a config file was given up on: code of its own may still hold the event loop. */
+let configGivenUp = false;
+
 async function main(argv: string[]): Promise<number> {
   let out = new Output({ json: argv.includes('--json') });
   let database: Database | undefined;
@@ -71,15 +74,20 @@ async function main(argv: string[]): Promise<number> {
       // The engine's modules are imported when a command first needs them: `mesh --help` loads none.
       config: () =>
         (config ??= import('../src/config/load-config.js').then(({ loadConfig }) =>
-          loadConfig({
-            ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
-            ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
-          }),
+          loadConfig(
+            {
+              ...(parsed.options['nodes-config'] !== undefined && { nodes: parsed.options['nodes-config'] }),
+              ...(parsed.options['services-config'] !== undefined && { services: parsed.options['services-config'] }),
+            },
+            undefined,
+            { onWarning: (message) => out.error(`mesh: warning: ${message}`) },
+          ),
         )),
       database: async (options = {}) => {
         const config = options.unchecked ? undefined : await ctx.config();
         const { openDatabase } = await import('../src/db/open-database.js');
-        database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB);
+        // Only migrate may create a SQLite file; for any other command a missing one is a typo (exit 2).
+        database ??= await openDatabase(parsed.options.db ?? process.env.WORKMESH_DB, { mustExist: command.name !== 'migrate' });
         if (config && !schemaChecked) {
           const { checkSchema } = await import('../src/db/check-schema.js');
           await checkSchema(database, config);
@@ -91,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     const run = await command.load();
     return await run(ctx);
   } catch (error) {
+    if (error instanceof ConfigError && error.givenUp) configGivenUp = true;
     if (
       error instanceof UsageError ||
       error instanceof ConfigError ||
@@ -113,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;
+    if (configGivenUp) process.exit();
   },
   (error: unknown) => {
     console.error(error);

@@ -1,12 +1,16 @@
 import { reassignEntity } from '../../src/assign/move-entities.js';
 import { requireService } from '../../src/config/mesh-config.js';
-import { requireOption, type CommandContext } from '../command.js';
+import { checkEntityId } from '../../src/db/check-entity-id.js';
+import { requireOption, UsageError, type CommandContext } from '../command.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const service = requireService(config, requireOption(ctx, 'service'));
   const entity = requireOption(ctx, 'entity');
   const database = await ctx.database();
+  // Before any statement: MySQL would read "3 is not an id" as 3 and move entity 3.
+  const badId = await checkEntityId(database, service.entity.table, service.entity.id, entity);
+  if (badId !== undefined) throw new UsageError(`service ${service.name}: ${badId}`);
   const result = await reassignEntity(database.db, config, service, entity, {
     ...(ctx.options.to !== undefined && { to: ctx.options.to }),
     repush: Boolean(ctx.options.repush),

@@ -1,12 +1,17 @@
 import { requireService } from '../../src/config/mesh-config.js';
 import { entityStatus } from '../../src/report/entity-status.js';
+import { checkEntityId } from '../../src/db/check-entity-id.js';
 import { requireOption, UsageError, type CommandContext } from '../command.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const service = requireService(config, requireOption(ctx, 'service'));
   const entity = requireOption(ctx, 'entity');
-  const status = await entityStatus(await ctx.database(), service, entity);
+  const database = await ctx.database();
+  // Before any statement: MySQL would read "3 is not an id" as 3 and show entity 3.
+  const badId = await checkEntityId(database, service.entity.table, service.entity.id, entity);
+  if (badId !== undefined) throw new UsageError(`service ${service.name}: ${badId}`);
+  const status = await entityStatus(database, service, entity);
   if (status === null) throw new UsageError(`service ${service.name}: no entity ${entity} in table ${service.entity.table}`);
   if (ctx.out.json) {
     ctx.out.document(status);

@@ -8,8 +8,15 @@ interface NodeSshBase {
   host: string;
   port?: number;
   username: string;
-  /** Pinned host key, `SHA256:<base64>` as `ssh-keygen -lf` prints it. */
+  /** Pinned host key, `SHA256:<base64>` as `ssh-keygen -lf` prints it; known_hosts is not consulted then. */
   hostKey?: string;
+  /**
+   * The OpenSSH known_hosts file a host key is checked against when `hostKey`
+   * is left out (trust on first use: an unknown host's key is added, a
+   * changed one refused); `~/.ssh/known_hosts` when left out. Relative paths
+   * are taken from the config file's folder.
+   */
+  knownHosts?: string;
   /** Milliseconds to wait for the SSH handshake; 10 s when left out. */
   connectTimeoutMs?: number;
 }

@@ -1,4 +1,6 @@
+import { checkColumnUse, type PlacedService } from './check-column-use.js';
 import type { ConfigProblem } from './config-problem.js';
+import { maskUrlPassword } from './mask-url-password.js';
 import {
   DEFAULT_BATCH_SIZE,
   DEFAULT_MAX_ATTEMPTS,
@@ -9,12 +11,14 @@ import {
   type ResolvedService,
 } from './mesh-config.js';
 import type { NodeConfig } from './node-config.js';
+import { resolveConfigPaths } from './resolve-config-paths.js';
+import { unsafeNameReason } from './safe-name.js';
 import type { AssignCriterion, EntityConfig, FlagColumns, ServiceConfig } from './service-config.js';
+import { MAX_TIMER_MS } from './timer-limits.js';
 
 export const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A table, optionally qualified by its PostgreSQL schema or MySQL database: `accounts`, `app.accounts`. */
 export const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
-const NODE_NAME = /^[A-Za-z0-9._-]+$/;
 const CRITERIA: readonly AssignCriterion[] = ['roundrobin', 'entitynumber', 'entityweight'];
 
 export type ValidationResult = { ok: true; config: MeshConfig } | { ok: false; problems: ConfigProblem[] };
@@ -107,22 +111,37 @@ class Checker {
   }
 }
 
+export interface ValidateOptions {
+  /**
+   * The folder of nodes.config.ts: file paths in it (`tls.ca`,
+   * `ssh.privateKeyPath`, `ssh.knownHosts`) are resolved against it and the
+   * files checked. Left out, paths are kept as written and not checked.
+   */
+  baseDir?: string;
+}
+
 /**
  * Checks both configuration files together (a node's services must exist)
  * and fills in every default. Nothing is thrown: all problems come back.
  */
-export function validateConfig(nodesInput: unknown, servicesInput: unknown): ValidationResult {
+export function validateConfig(nodesInput: unknown, servicesInput: unknown, options: ValidateOptions = {}): ValidationResult {
   const check = new Checker();
-  const { services, declared } = validateServices(check, servicesInput);
-  const nodes = validateNodes(check, nodesInput, declared);
-  if (check.problems.length > 0) return { ok: false, problems: check.problems };
+  const { services, declared, placed } = validateServices(check, servicesInput);
+  let nodes = validateNodes(check, nodesInput, declared);
+  for (const problem of checkColumnUse(placed)) check.add(problem.path, problem.message);
+  if (options.baseDir !== undefined && check.problems.length === 0) {
+    const resolved = resolveConfigPaths(nodes, options.baseDir);
+    for (const problem of resolved.problems) check.add(problem.path, problem.message);
+    nodes = resolved.nodes;
+  }
+  if (check.problems.length > 0) return { ok: false, problems: check.problems.map((p) => ({ ...p, message: maskUrlPassword(p.message) })) };
   return { ok: true, config: { nodes, services } };
 }
 
 const NODE_KEYS = ['name', 'url', 'apiKey', 'services', 'timeoutMs', 'tls', 'ssh', 'deploy', 'maxAnswerBytes'] as const;
 /** Past this a body decoded as text may exceed V8's longest string (about 512 M characters). */
 const MAX_ANSWER_BYTES = 256 * 1024 * 1024;
-const SSH_KEYS = ['host', 'port', 'username', 'privateKeyPath', 'password', 'hostKey', 'connectTimeoutMs'] as const;
+const SSH_KEYS = ['host', 'port', 'username', 'privateKeyPath', 'password', 'hostKey', 'knownHosts', 'connectTimeoutMs'] as const;
 
 function validateNodes(check: Checker, input: unknown, serviceNames: Set<string>): NodeConfig[] {
   if (!check.array(input, 'nodes')) return [];
@@ -133,7 +152,8 @@ function validateNodes(check: Checker, input: unknown, serviceNames: Set<string>
     check.knownKeys(node, path, NODE_KEYS);
     const name = check.string(node, 'name', path);
     if (name !== undefined) {
-      if (!NODE_NAME.test(name)) check.add(`${path}.name`, `"${name}" may hold only letters, digits, ".", "_" and "-"`);
+      const unsafe = unsafeNameReason(name);
+      if (unsafe !== undefined) check.add(`${path}.name`, unsafe);
       else if (seen.has(name)) check.add(`${path}.name`, `"${name}" is used by another node`);
       seen.add(name);
     }
@@ -143,7 +163,7 @@ function validateNodes(check: Checker, input: unknown, serviceNames: Set<string>
       try {
         parsed = new URL(url);
       } catch {
-        check.add(`${path}.url`, `"${url}" is not a URL`);
+        check.add(`${path}.url`, `"${maskUrlPassword(url)}" is not a URL`);
       }
       if (parsed && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
         check.add(`${path}.url`, `must be http or https (got ${parsed.protocol.replace(':', '')})`);
@@ -160,7 +180,7 @@ function validateNodes(check: Checker, input: unknown, serviceNames: Set<string>
         check.number(capacity, 'maxWeight', cpath, { min: 0 });
       }
     }
-    check.number(node, 'timeoutMs', path, { integer: true, min: 1 });
+    check.number(node, 'timeoutMs', path, { integer: true, min: 1, max: MAX_TIMER_MS });
     check.number(node, 'maxAnswerBytes', path, { integer: true, min: 1, max: MAX_ANSWER_BYTES });
     if (node.tls !== undefined && check.object(node.tls, `${path}.tls`)) {
       check.knownKeys(node.tls, `${path}.tls`, ['ca']);
@@ -182,7 +202,7 @@ function validateSsh(check: Checker, ssh: unknown, path: string): void {
   check.string(ssh, 'host', path);
   check.string(ssh, 'username', path);
   check.number(ssh, 'port', path, { integer: true, min: 1, max: 65535 });
-  check.number(ssh, 'connectTimeoutMs', path, { integer: true, min: 1 });
+  check.number(ssh, 'connectTimeoutMs', path, { integer: true, min: 1, max: MAX_TIMER_MS });
   const hasKey = 'privateKeyPath' in ssh;
   const hasPassword = 'password' in ssh;
   if (hasKey && hasPassword) check.add(path, 'set privateKeyPath or password, not both');
@@ -193,6 +213,7 @@ function validateSsh(check: Checker, ssh: unknown, path: string): void {
   if (hostKey !== undefined && !hostKey.startsWith('SHA256:')) {
     check.add(`${path}.hostKey`, 'must be a SHA256 fingerprint, "SHA256:…" as ssh-keygen -lf prints it');
   }
+  check.string(ssh, 'knownHosts', path, { optional: true });
 }
 
 const SERVICE_KEYS = ['name', 'entity', 'assign', 'protocols', 'failover'] as const;
@@ -205,10 +226,14 @@ const PROTOCOL_KEYS = [
  * `declared` holds every service name, valid service or not, so that a
  * problem in a service is not echoed as "not declared" on each of its nodes.
  */
-function validateServices(check: Checker, input: unknown): { services: ResolvedService[]; declared: Set<string> } {
+function validateServices(
+  check: Checker,
+  input: unknown,
+): { services: ResolvedService[]; declared: Set<string>; placed: PlacedService[] } {
   const resolved: ResolvedService[] = [];
   const seen = new Set<string>();
-  if (!check.array(input, 'services')) return { services: resolved, declared: seen };
+  const placed: PlacedService[] = [];
+  if (!check.array(input, 'services')) return { services: resolved, declared: seen, placed };
   // Flag columns per table across every service: two protocols sharing one would overwrite each other's state.
   const flagOwners = new Map<string, string>();
   input.forEach((service, i) => {
@@ -216,8 +241,12 @@ function validateServices(check: Checker, input: unknown): { services: ResolvedS
     if (!check.object(service, path)) return;
     check.knownKeys(service, path, SERVICE_KEYS);
     const name = check.string(service, 'name', path);
+    // A second service of the same name shares its columns too; one problem says enough.
+    const duplicateName = name !== undefined && seen.has(name);
     if (name !== undefined) {
-      if (seen.has(name)) check.add(`${path}.name`, `"${name}" is used by another service`);
+      const unsafe = unsafeNameReason(name);
+      if (unsafe !== undefined) check.add(`${path}.name`, unsafe);
+      else if (seen.has(name)) check.add(`${path}.name`, `"${name}" is used by another service`);
       seen.add(name);
     }
     const entity = validateEntity(check, service.entity, `${path}.entity`);
@@ -232,9 +261,10 @@ function validateServices(check: Checker, input: unknown): { services: ResolvedS
     if (service.failover !== undefined && check.object(service.failover, `${path}.failover`)) {
       check.knownKeys(service.failover, `${path}.failover`, ['afterMs']);
       if (service.failover.afterMs === undefined) check.add(`${path}.failover.afterMs`, 'required');
-      else check.number(service.failover, 'afterMs', `${path}.failover`, { integer: true, min: 1 });
+      else check.number(service.failover, 'afterMs', `${path}.failover`, { integer: true, min: 1, max: MAX_TIMER_MS });
     }
     const protocols: ResolvedProtocol[] = [];
+    const protocolPaths: PlacedService['protocols'] = [];
     if (check.array(service.protocols, `${path}.protocols`)) {
       if (service.protocols.length === 0) check.add(`${path}.protocols`, 'must declare at least one protocol');
       const protocolNames = new Set<string>();
@@ -250,13 +280,16 @@ function validateServices(check: Checker, input: unknown): { services: ResolvedS
         // A duplicate name shares its default flag columns too; one problem says enough.
         if (!duplicate) checkSharedFlags(check, resolvedProtocol, ppath, flagOwners);
         protocols.push(resolvedProtocol);
+        protocolPaths.push({ path: ppath, protocol: resolvedProtocol });
       });
     }
     if (name !== undefined && entity) {
-      resolved.push({ ...(service as unknown as ServiceConfig), name, entity, assign, protocols });
+      const resolvedService: ResolvedService = { ...(service as unknown as ServiceConfig), name, entity, assign, protocols };
+      resolved.push(resolvedService);
+      if (!duplicateName) placed.push({ path, service: resolvedService, protocols: protocolPaths });
     }
   });
-  return { services: resolved, declared: seen };
+  return { services: resolved, declared: seen, placed };
 }
 
 function checkSharedFlags(check: Checker, protocol: ResolvedProtocol, path: string, owners: Map<string, string>): void {
@@ -311,7 +344,7 @@ function validateProtocol(
   }
   const batchSize = check.number(protocol, 'batchSize', path, { integer: true, min: 1, max: 10_000 });
   const maxAttempts = check.number(protocol, 'maxAttempts', path, { integer: true, min: 1 });
-  check.number(protocol, 'settleMs', path, { integer: true, min: 0 });
+  check.number(protocol, 'settleMs', path, { integer: true, min: 0, max: MAX_TIMER_MS });
   validatePush(check, protocol.push, `${path}.push`);
   if (protocol.pull !== undefined) validatePull(check, protocol.pull, `${path}.pull`);
   const flags = resolveFlags(check, protocol, path, name);

@@ -5,6 +5,7 @@ import { withExactIntegers } from './sqlite-exact-integers.js';
 import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
 import { connectionFailure, parseDatabaseUrl, type DatabaseTarget, type DialectName } from './database-url.js';
+import { refuseMissingSqliteFile } from './sqlite-file-exists.js';
 
 /** An open connection pool to the SaaS database, with the dialect it speaks. */
 export interface Database {
@@ -21,8 +22,10 @@ export interface Database {
  * const database = await openDatabase('sqlite:./saas.db');
  * try { ... } finally { await database.close(); }
  */
-export async function openDatabase(url: string | undefined): Promise<Database> {
+export async function openDatabase(url: string | undefined, options: { mustExist?: boolean } = {}): Promise<Database> {
   const target = parseDatabaseUrl(url);
+  // A SQLite file that must already be there (every command but migrate and demo) is not created by a typo.
+  if (options.mustExist) refuseMissingSqliteFile(target);
   let dialect: Dialect;
   try {
     dialect = await createDialect(target);

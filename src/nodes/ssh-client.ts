@@ -1,9 +1,20 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { NodeSSH } from 'node-ssh';
+import { expandHomePath } from '../config/home-path.js';
 import type { NodeConfig, NodeSshConfig } from '../config/node-config.js';
+import {
+  checkHostKey,
+  keyFingerprint,
+  knownHostsName,
+  preferredHostKeyAlgorithms,
+  readKnownKeys,
+  recordHostKey,
+  type HostKeyVerdict,
+} from './known-hosts.js';
+import { shellQuote } from './shell-quote.js';
 
 export const DEFAULT_SSH_PORT = 22;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -16,6 +27,7 @@ export type SshFailure =
   | 'connection-refused'
   | 'timeout'
   | 'host-key-mismatch'
+  | 'host-key-changed'
   | 'unreachable'
   | 'connection-lost'
   | 'other';
@@ -64,15 +76,34 @@ export type ConnectRemoteShell = (node: NodeConfig) => Promise<RemoteShell>;
  * the form `ssh-keygen -lf` prints.
  */
 export function hostKeyFingerprint(publicKeyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(publicKeyBlob).digest('base64').replace(/=+$/, '')}`;
+  return keyFingerprint(publicKeyBlob);
 }
 
-/** `~` and `~/…` as the user's home; other paths unchanged. */
-export function expandHomePath(path: string, home: string = homedir()): string {
-  if (path === '~') return home;
-  if (path.startsWith('~/')) return `${home}${path.slice(1)}`;
-  return path;
+/** The user's own known_hosts, where OpenSSH's `ssh` looks first. */
+export function defaultKnownHostsFile(home: string = homedir()): string {
+  return join(home, '.ssh', 'known_hosts');
 }
+
+/** How the server's host key was trusted: pinned by `ssh.hostKey`, found in known_hosts, or recorded there now (first use). */
+export type HostKeyCheck = 'pinned' | 'known' | 'recorded';
+
+/**
+ * ssh2's host key algorithms, the same as its defaults: given as an exact
+ * list so that those known_hosts holds for a host can go first (as OpenSSH
+ * orders them), rather than a known RSA key being reported as changed
+ * because ed25519 was negotiated.
+ */
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
+
+export { expandHomePath };
 
 function normaliseFingerprint(fingerprint: string): string {
   return fingerprint.trim().replace(/=+$/, '');
@@ -110,13 +141,15 @@ export class SshClient implements RemoteShell {
   readonly node: string;
   /** The server's host key fingerprint, `SHA256:…`, as `ssh.hostKey` would pin it. */
   readonly hostKey: string;
+  readonly hostKeyCheck: HostKeyCheck;
   readonly #ssh: NodeSSH;
   readonly #redact: (text: string) => string;
   #lost: string | undefined;
 
-  private constructor(props: { node: string; hostKey: string; ssh: NodeSSH; redact: (text: string) => string }) {
+  private constructor(props: { node: string; hostKey: string; hostKeyCheck: HostKeyCheck; ssh: NodeSSH; redact: (text: string) => string }) {
     this.node = props.node;
     this.hostKey = props.hostKey;
+    this.hostKeyCheck = props.hostKeyCheck;
     this.#ssh = props.ssh;
     this.#redact = props.redact;
     const connection = props.ssh.connection as Ssh2Events | null;
@@ -161,6 +194,23 @@ export class SshClient implements RemoteShell {
     let seenFingerprint: string | undefined;
     let mismatch = false;
     const expected = ssh.hostKey === undefined ? undefined : normaliseFingerprint(ssh.hostKey);
+    // Without a pinned key, the key is checked against known_hosts as OpenSSH
+    // does with StrictHostKeyChecking=accept-new: recorded on first use, a
+    // changed one refused.
+    const knownHostsFile = ssh.knownHosts === undefined ? defaultKnownHostsFile() : expandHomePath(ssh.knownHosts);
+    const hostName = knownHostsName(ssh.host, port);
+    let verdict: HostKeyVerdict | undefined;
+    let recordError: string | undefined;
+    let hostKeyCheck: HostKeyCheck = expected === undefined ? 'known' : 'pinned';
+    let algorithms: string[] | undefined;
+    if (expected === undefined) {
+      try {
+        const preferred = preferredHostKeyAlgorithms(readKnownKeys(knownHostsFile, hostName)).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+        if (preferred.length > 0) algorithms = [...preferred, ...HOST_KEY_ALGORITHMS.filter((a) => !preferred.includes(a))];
+      } catch (error) {
+        throw fail('host-key-changed', `cannot read known hosts file ${knownHostsFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; refusing to connect`);
+      }
+    }
     // Loaded on first use: only the SSH commands pay for ssh2's start-up.
     const { NodeSSH } = await import('node-ssh');
     const client = new NodeSSH();
@@ -171,14 +221,28 @@ export class SshClient implements RemoteShell {
         username: ssh.username,
         ...secret,
         readyTimeout: timeoutMs,
+        ...(algorithms !== undefined && { algorithms: { serverHostKey: algorithms } }),
         // Without hostHash, ssh2 hands over the raw key blob, which is what
         // ssh-keygen hashes for its fingerprint. Refusing here ends the
         // handshake before authentication, so no command can run.
         hostVerifier: (key: Buffer): boolean => {
           seenFingerprint = hostKeyFingerprint(key);
-          if (expected === undefined) return true;
-          mismatch = seenFingerprint !== expected;
-          return !mismatch;
+          if (expected !== undefined) {
+            mismatch = seenFingerprint !== expected;
+            return !mismatch;
+          }
+          try {
+            verdict = checkHostKey(knownHostsFile, hostName, key);
+            if (verdict.status === 'unknown') {
+              recordHostKey(knownHostsFile, hostName, key);
+              hostKeyCheck = 'recorded';
+            }
+          } catch (error) {
+            // A key that cannot be recorded would be trusted again, unchecked, next time: refuse instead.
+            recordError = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+            return false;
+          }
+          return verdict.status === 'known' || verdict.status === 'unknown';
         },
       });
     } catch (error) {
@@ -189,9 +253,19 @@ export class SshClient implements RemoteShell {
           `host key mismatch for ${ssh.host}:${port}: expected ${expected}, got ${seenFingerprint}; refusing to connect`,
         );
       }
+      if (recordError !== undefined) {
+        throw fail(
+          'host-key-changed',
+          `cannot record the host key of ${hostName} (${seenFingerprint}) in ${knownHostsFile}: ${recordError}; ` +
+            'refusing to connect unchecked (make the file writable, name another with ssh.knownHosts, or pin the key with ssh.hostKey)',
+        );
+      }
+      if (verdict?.status === 'changed' || verdict?.status === 'revoked') {
+        throw fail('host-key-changed', describeChangedKey({ verdict, hostName, file: knownHostsFile, offered: seenFingerprint ?? '' }));
+      }
       throw classifyConnectError(error, { fail, where, timeoutMs, ssh });
     }
-    return new SshClient({ node: node.name, hostKey: seenFingerprint ?? '', ssh: client, redact });
+    return new SshClient({ node: node.name, hostKey: seenFingerprint ?? '', hostKeyCheck, ssh: client, redact });
   }
 
   async exec(command: string, options: RemoteExecOptions = {}): Promise<RemoteExecResult> {
@@ -252,6 +326,29 @@ export class SshClient implements RemoteShell {
       message: `${this.node}: connection lost${this.#lost === undefined ? '' : ` (${this.#lost})`}`,
     });
   }
+}
+
+/**
+ * OpenSSH's warning in words: what changed, where the old key is written,
+ * and the command that forgets it (the next connection then records the new
+ * one), to run only once the new key is known to be right.
+ */
+function describeChangedKey(props: {
+  verdict: Extract<HostKeyVerdict, { status: 'changed' | 'revoked' }>;
+  hostName: string;
+  file: string;
+  offered: string;
+}): string {
+  const { verdict, hostName, file, offered } = props;
+  if (verdict.status === 'revoked') {
+    return `host key ${offered} of ${hostName} is marked @revoked in ${file} (line ${verdict.line}); refusing to connect`;
+  }
+  const known = verdict.known.map((key) => `${keyFingerprint(key.blob)} (${key.type}, line ${key.line})`).join(', ');
+  return (
+    `host key for ${hostName} has changed: ${file} holds ${known}, the server offers ${offered}; refusing to connect. ` +
+    'Someone may be intercepting the connection, or the node was reinstalled. ' +
+    `Once you know the new key is right, forget the old one with: ssh-keygen -R ${shellQuote(hostName)} -f ${shellQuote(file)}`
+  );
 }
 
 /** The default {@link ConnectRemoteShell}. */

@@ -121,7 +121,7 @@ describe('validateConfig reports', () => {
       { path: 'services[0].assign', message: 'must be one of roundrobin, entitynumber, entityweight' },
       { path: 'services[0].protocols[1].sort', message: 'required' },
       { path: 'nodes[0].url', message: 'must be http or https (got ftp)' },
-      { path: 'nodes[1].timeoutMs', message: 'must be an integer >= 1' },
+      { path: 'nodes[1].timeoutMs', message: 'must be an integer from 1 to 2147483647' },
     ]);
   });
 
@@ -274,7 +274,12 @@ describe('validateConfig reports', () => {
     expect(
       problemsAfter((c) => {
         const protocol = c.services[0]!.protocols[0]!;
-        c.services.push({ ...c.services[0]!, name: 'micro.sms', protocols: [{ ...protocol }, { ...protocol, name: 'other', flags: { pushTime: 'deliveries_push_time' } }] });
+        c.services.push({
+          ...c.services[0]!,
+          name: 'micro.sms',
+          entity: { ...c.services[0]!.entity, node: 'node_for_sms' },
+          protocols: [{ ...protocol }, { ...protocol, name: 'other', flags: { pushTime: 'deliveries_push_time' } }],
+        });
       }),
     ).toEqual([
       {

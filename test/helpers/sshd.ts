@@ -30,8 +30,16 @@ export interface TestSshd {
   clientKeyPath: string;
   /** A key the server does not know. */
   strangerKeyPath: string;
-  /** `SHA256:…` of the server's host key, as `ssh-keygen -lf` prints it. */
+  /** `SHA256:…` of the server's host key, as `ssh-keygen -lf` prints it (the current one, after a rotation). */
   hostKeyFingerprint: string;
+  /**
+   * A known_hosts file of the suite's own, which {@link sshNode} names in
+   * `ssh.knownHosts`: trust on first use records there, never in the
+   * ~/.ssh/known_hosts of whoever runs the tests.
+   */
+  knownHostsPath: string;
+  /** Gives the server a new host key (as a reinstalled machine, or a machine in the middle, would show); resolves once it listens again. */
+  rotateHostKey(): Promise<void>;
   /** `user` and its password; only when started with `password: true`. */
   passwordLogin?: { user: string; password: string };
   /** What sshd wrote on stderr so far, for failing tests. */
@@ -58,7 +66,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
   if (IS_ROOT) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
 
   const base = mkdtempSync(join(tmpdir(), 'workmesh-sshd-'));
-  const hostKey = join(base, 'host_ed25519');
+  let hostKey = join(base, 'host_ed25519');
   const clientKeyPath = join(base, 'client_ed25519');
   const strangerKeyPath = join(base, 'stranger_ed25519');
   for (const key of [hostKey, clientKeyPath, strangerKeyPath]) {
@@ -66,8 +74,9 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
   }
   const authorizedKeys = join(base, 'authorized_keys');
   writeFileSync(authorizedKeys, readFileSync(`${clientKeyPath}.pub`), { mode: 0o644 });
-  const { stdout: fingerprintLine } = await run('ssh-keygen', ['-l', '-f', `${hostKey}.pub`]);
-  const hostKeyFingerprint = fingerprintLine.split(/\s+/)[1] ?? '';
+  const fingerprintOf = async (key: string): Promise<string> =>
+    (await run('ssh-keygen', ['-l', '-f', `${key}.pub`])).stdout.split(/\s+/)[1] ?? '';
+  const hostKeyFingerprint = await fingerprintOf(hostKey);
   const dir = join(base, 'work');
   mkdirSync(dir, { mode: 0o755 });
 
@@ -100,7 +109,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
     // Another process may take the free port between our look and sshd's bind: try again.
     const port = await freePort();
     const config = join(base, 'sshd_config');
-    writeFileSync(
+    const writeConfig = (): void => writeFileSync(
       config,
       [
         'ListenAddress 127.0.0.1',
@@ -120,6 +129,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
         '',
       ].join('\n'),
     );
+    writeConfig();
     const child = spawn(SSHD_PATH, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -134,7 +144,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
       await cleanUp(base, account);
       throw error;
     }
-    return {
+    const server: TestSshd = {
       host: '127.0.0.1',
       port,
       dir,
@@ -142,6 +152,19 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
       clientKeyPath,
       strangerKeyPath,
       hostKeyFingerprint,
+      knownHostsPath: join(base, 'known_hosts'),
+      async rotateHostKey() {
+        hostKey = join(base, `host_ed25519_${randomBytes(4).toString('hex')}`);
+        await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'workmesh-test-rotated', '-f', hostKey]);
+        writeConfig();
+        // sshd re-executes itself on SIGHUP, rereading its config, on the same port.
+        const before = log.length;
+        child.kill('SIGHUP');
+        const deadline = Date.now() + 10_000;
+        while (!/Server listening/.test(log.slice(before)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        await waitForPort(port, child, () => log);
+        server.hostKeyFingerprint = await fingerprintOf(hostKey);
+      },
       ...(passwordLogin && { passwordLogin }),
       log: () => log,
       async stop() {
@@ -152,6 +175,7 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
         await cleanUp(base, account);
       },
     };
+    return server;
   }
 }
 
@@ -242,6 +266,7 @@ export function sshNode(
     port: sshd.port,
     username: sshd.user,
     privateKeyPath: sshd.clientKeyPath,
+    knownHosts: sshd.knownHostsPath,
     connectTimeoutMs: 5_000,
     ...props.ssh,
   } as NodeSshConfig;

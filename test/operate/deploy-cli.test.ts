@@ -62,6 +62,15 @@ describe.skipIf(!RUN_SSH_SUITES)('mesh deploy and mesh exec, built, against a re
 
   const marker = (name: string): string => join(sshd.dir, `${name}-${randomBytes(4).toString('hex')}`);
 
+  it('refuses a node name unsafe in a shell or a path at load, exit 2 naming it, before any SSH', async () => {
+    const never = marker('never');
+    const run = await mesh([sshNode(sshd, { name: '..', deploy: [`touch ${never}`] })], ['deploy', '--all']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('nodes[0].name: ".." is a path step');
+    expect(run.stdout).toBe('');
+    expect(existsSync(never)).toBe(false);
+  });
+
   it('deploys one node: streams each line prefixed with the node, then a summary; exit 0', async () => {
     const log = marker('cli-deploy');
     const node = sshNode(sshd, {
@@ -73,7 +82,7 @@ describe.skipIf(!RUN_SSH_SUITES)('mesh deploy and mesh exec, built, against a re
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const lines = run.stdout.split('\n');
-    expect(lines).toContain(`[web1] $ echo restart svc.a on web1 | tee -a ${log}`);
+    expect(lines).toContain(`[web1] $ echo restart 'svc.a' on 'web1' | tee -a ${log}`);
     expect(lines).toContain('[web1] restart svc.a on web1');
     expect(lines).toContain('[web1] restart svc.b on web1');
     expect(lines.some((line) => /^web1\s+ok\s+2\/2\s/.test(line))).toBe(true);

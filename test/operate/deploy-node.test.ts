@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployNode, deployNodes, type DeployEvent } from '../../src/operate/deploy-node.js';
@@ -153,5 +153,27 @@ describe.skipIf(!RUN_SSH_SUITES)('deployNode against a real sshd', () => {
     ]);
     expect(most).toBe(2);
     expect(readFileSync(log, 'utf8').trim().split('\n').sort()).toEqual(['n1', 'n2', 'n4', 'n5']);
+  });
+
+  it('runs the injection through {service} and {node} as plain words: nothing extra runs on the node', async () => {
+    // deployNode takes a NodeConfig as given: the load-time refusal of such names
+    // (test/config/validate-config-security.test.ts) is not what stops it here.
+    const injection = 'x;echo INJECTED-$(id -u)>pwned;#';
+    const work = fresh('inject');
+    const events: DeployEvent[] = [];
+    const node = sshNode(sshd, { name: `n;echo NODE-INJECTED-$(id -u)>pwned-node;#`, services: [injection], deploy: [`mkdir ${work} && cd ${work} && echo deploying {node} {service}`] });
+    const summary = await deployNode(node, { onEvent: (event) => events.push(event) });
+    expect(summary.ok).toBe(true);
+    const lines = events.flatMap((e) => (e.type === 'line' ? [e.line] : []));
+    expect(lines).toEqual([`deploying ${node.name} ${injection}`]);
+    expect(readdirSync(work)).toEqual([]);
+  });
+
+  it('quotes a name that passes validation but means something to a shell: node "2" before ">"', async () => {
+    const log = fresh('fd');
+    // Unquoted, `echo 2>file` would redirect stderr and leave the file empty.
+    const summary = await deployNode(sshNode(sshd, { name: '2', deploy: [`echo {node}>${log}`] }));
+    expect(summary.ok).toBe(true);
+    expect(readFileSync(log, 'utf8')).toBe('2\n');
   });
 });
