@@ -1,34 +1,16 @@
 import type { MeshConfig } from '../src/config/mesh-config.js';
 import type { Database } from '../src/db/open-database.js';
+import type { OPTION_TABLE, OptionName } from './option-table.js';
 import type { Output } from './output.js';
 
-/** Every option `mesh` knows; each command reads the ones it takes. */
-export interface MeshOptions {
-  nodes?: boolean;
-  services?: boolean;
-  json?: boolean;
-  ssh?: boolean;
-  help?: boolean;
-  version?: boolean;
-  db?: string;
-  'nodes-config'?: string;
-  'services-config'?: string;
-  service?: string;
-  entity?: string;
-  node?: string;
-  to?: string;
-  repush?: boolean;
-  'dry-run'?: boolean;
-  every?: string;
-  all?: boolean;
-  concurrency?: string;
-  /** push, pull: call the node even in back-off. */
-  now?: boolean;
-}
+/** The options given to a command, each one it declared (cli/option-table.ts). */
+export type MeshOptions = {
+  [K in OptionName]?: (typeof OPTION_TABLE)[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 export interface CommandContext {
   options: MeshOptions;
-  /** Positionals after the command name. */
+  /** Positionals after the command name (only for a command that declares `words`). */
   positionals: string[];
   /** Words after a bare `--` (for `mesh exec`). */
   rest: string[];
@@ -52,6 +34,12 @@ export interface Command {
   summary: string;
   /** Usage line(s), shown by `mesh <command> --help`. */
   usage: string;
+  /** The options it takes besides --json and --help; any other is exit 2. */
+  options: readonly OptionName[];
+  /** What its positional words are (`mesh exec --node N -- CMD`); a command without takes none. */
+  words?: string;
+  /** More lines for `mesh <command> --help`: exit status, what it writes. */
+  details?: string;
   /** Imports the command's module (and with it the engine parts it needs) only when it runs. */
   load(): Promise<RunCommand>;
 }
@@ -64,7 +52,7 @@ export class UsageError extends Error {
   }
 }
 
-export function requireOption(ctx: CommandContext, name: 'service' | 'entity' | 'node'): string {
+export function requireOption(ctx: CommandContext, name: 'service' | 'entity' | 'node' | 'from' | 'to'): string {
   const value = ctx.options[name];
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;

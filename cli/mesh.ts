@@ -6,11 +6,12 @@ import type { MeshConfig } from '../src/config/mesh-config.js';
 import { SchemaNotReadyError } from '../src/db/schema-not-ready-error.js';
 import { DatabaseConnectionError, DatabaseUrlError } from '../src/db/database-url.js';
 import type { Database } from '../src/db/open-database.js';
-import { MoveRefused } from '../src/assign/move-refused.js';
+import { CapacityRefused, MoveRefused } from '../src/assign/move-refused.js';
 import { UsageError, type Command, type CommandContext } from './command.js';
 import { COMMANDS } from './commands/index.js';
+import { OPTION_TABLE, optionUsage } from './option-table.js';
 import { Output } from './output.js';
-import { parseCommandLine } from './parse-args.js';
+import { optionsOf, parseCommandLine } from './parse-args.js';
 
 const VERSION = '0.1.0';
 
@@ -30,14 +31,29 @@ function generalHelp(): string {
     'Usage:',
     ...COMMANDS.map((c) => `  ${c.usage.split('\n')[0]!.padEnd(width)}  ${c.summary}`),
     '',
-    'Options for every command:',
+    'Options (each command takes its own: `mesh COMMAND --help`; any other is exit 2, nothing written):',
     '  --db URL                 the SaaS database (else WORKMESH_DB): mysql://…, postgres://…, sqlite:./file.db',
     '  --nodes-config PATH      default ./nodes.config.ts',
     '  --services-config PATH   default ./services.config.ts',
     '  --json                   one JSON document on stdout',
     '  --help                   this text, or a command\'s own with `mesh COMMAND --help`',
     '',
-    'Exit status: 0 all done; 1 ran, but some records or nodes failed; 2 bad usage, configuration or database URL.',
+    'Exit status: 0 all done; 1 ran, but some records or nodes failed; 2 bad usage, configuration or database URL;',
+    '130 after SIGINT and 143 after SIGTERM (push, pull, run). From cron: mesh run --once.',
+  ].join('\n');
+}
+
+function commandHelp(command: Command): string {
+  const options = optionsOf(command).map((name) => [optionUsage(name), OPTION_TABLE[name].help] as const);
+  const width = Math.max(...options.map(([usage]) => usage.length));
+  return [
+    `Usage: ${command.usage}`,
+    '',
+    command.summary,
+    '',
+    'Options:',
+    ...options.map(([usage, help]) => `  ${usage.padEnd(width)}  ${help}`),
+    ...(command.details === undefined ? [] : ['', command.details]),
   ].join('\n');
 }
 
@@ -48,20 +64,20 @@ async function main(argv: string[]): Promise<number> {
   let out = new Output({ json: argv.includes('--json') });
   let database: Database | undefined;
   try {
-    const parsed = parseCommandLine(argv);
-    out = new Output({ json: Boolean(parsed.options.json) });
-    if (parsed.options.version) {
+    const parsed = parseCommandLine(argv, COMMANDS);
+    out = new Output({ json: Boolean(parsed.options.json), quiet: Boolean(parsed.options.quiet) });
+    if (parsed.options.version && parsed.name === undefined) {
       out.line(VERSION);
       return 0;
     }
-    const command: Command | undefined = COMMANDS.find((c) => c.name === parsed.command);
-    if (parsed.command === undefined || (parsed.options.help && command === undefined)) {
+    const command: Command | undefined = parsed.command;
+    if (parsed.name === undefined || (parsed.options.help && command === undefined)) {
       out.line(generalHelp());
       return parsed.options.help ? 0 : 2;
     }
-    if (command === undefined) throw new UsageError(`unknown command "${parsed.command}"; see mesh --help`);
+    if (command === undefined) throw new UsageError(`unknown command "${parsed.name}"; see mesh --help`);
     if (parsed.options.help) {
-      out.line(`Usage: ${command.usage}\n\n${command.summary}`);
+      out.line(commandHelp(command));
       return 0;
     }
     let config: Promise<MeshConfig> | undefined;
@@ -112,11 +128,24 @@ async function main(argv: string[]): Promise<number> {
       out.error(`mesh: ${error.message}`);
       return 2;
     }
+    if (error instanceof CapacityRefused) {
+      // Understood and refused by the nodes' limits: the operation failed, the usage was right.
+      out.error(`mesh: ${error.message}`);
+      return 1;
+    }
     out.error(`mesh: ${(error as Error).message ?? String(error)}`);
     return 1;
   } finally {
     await database?.close().catch(() => undefined);
   }
+}
+
+// A reader that went away (`mesh push | head -1`, `mesh failed --json | true`) is no failure of mesh:
+// what is left to print is dropped (output.ts), and push, pull and run stop after the batches in flight.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
 }
 
 main(process.argv.slice(2)).then(

@@ -7,12 +7,13 @@ import {
   type DeployNodeSummary,
 } from '../../src/operate/deploy-node.js';
 import { UsageError, type CommandContext } from '../command.js';
+import { concurrencyOption } from '../numeric-options.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const { node: name, all } = ctx.options;
   if (all && name !== undefined) throw new UsageError('give --node N or --all, not both');
   if (!all && (name === undefined || name === '')) throw new UsageError('--node N or --all is required');
-  const concurrency = parseConcurrency(ctx.options.concurrency);
+  const concurrency = concurrencyOption(ctx, DEFAULT_DEPLOY_CONCURRENCY);
   const config = await ctx.config();
   const nodes = pickNodes(config.nodes, all ? undefined : name);
   const { out } = ctx;
@@ -46,13 +47,6 @@ function pickNodes(nodes: NodeConfig[], name: string | undefined): NodeConfig[] 
   const withoutSsh = picked.filter((n) => n.ssh === undefined).map((n) => n.name);
   if (withoutSsh.length > 0) throw new UsageError(`no ssh configured for node${withoutSsh.length > 1 ? 's' : ''} ${withoutSsh.join(', ')}`);
   return picked;
-}
-
-function parseConcurrency(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_DEPLOY_CONCURRENCY;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--concurrency must be a whole number >= 1 (got "${value}")`);
-  return n;
 }
 
 function printEvent(ctx: CommandContext, event: DeployEvent): void {

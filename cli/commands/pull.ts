@@ -1,13 +1,16 @@
 import { pullRecords } from '../../src/pull/pull-records.js';
 import type { CommandContext } from '../command.js';
 import { runStageCommand, someNodeDown } from '../stage-run.js';
+import { interruptedStatus } from '../stop-signal.js';
+import { warnUnknownNodes } from '../unknown-nodes-warning.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const database = await ctx.database();
+  await warnUnknownNodes(ctx, database, config);
   const summary = await runStageCommand(ctx, 'pull', (options) => pullRecords(database, config, options));
   if (!ctx.out.json) {
-    ctx.out.line(`pulled ${summary.pulled}, failed ${summary.failed}`);
+    ctx.out.line(`pulled ${summary.pulled}, failed ${summary.failed}${summary.interrupted ? `, interrupted by ${summary.interrupted}` : ''}`);
     const worked = summary.nodes.filter((n) => n.pulled > 0 || n.failed > 0 || n.notReady > 0 || n.skipped || n.error);
     if (worked.length > 0) {
       ctx.out.table(
@@ -24,5 +27,5 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     }
   }
-  return summary.failed > 0 || summary.nodes.some((n) => n.error) || someNodeDown(summary.nodes) ? 1 : 0;
+  return interruptedStatus(summary.interrupted) ?? (summary.failed > 0 || summary.nodes.some((n) => n.error) || someNodeDown(summary.nodes) ? 1 : 0);
 }

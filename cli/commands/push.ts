@@ -3,14 +3,17 @@ import type { CommandContext } from '../command.js';
 import type { Output } from '../output.js';
 import type { FailoverResult } from '../../src/assign/failover-nodes.js';
 import { runStageCommand, someNodeDown } from '../stage-run.js';
+import { interruptedStatus } from '../stop-signal.js';
+import { warnUnknownNodes } from '../unknown-nodes-warning.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const database = await ctx.database();
+  await warnUnknownNodes(ctx, database, config);
   const summary = await runStageCommand(ctx, 'push', (options) => pushRecords(database, config, options));
   printFailover(ctx.out, 'mesh push', summary.failover ?? []);
   if (!ctx.out.json) {
-    ctx.out.line(`pushed ${summary.pushed}, failed ${summary.failed}`);
+    ctx.out.line(`pushed ${summary.pushed}, failed ${summary.failed}${summary.interrupted ? `, interrupted by ${summary.interrupted}` : ''}`);
     const worked = summary.nodes.filter((n) => n.pushed > 0 || n.failed > 0 || n.skipped || n.error);
     if (worked.length > 0) {
       ctx.out.table(
@@ -26,7 +29,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     }
   }
-  return summary.failed > 0 || someNodeDown(summary.nodes) ? 1 : 0;
+  return interruptedStatus(summary.interrupted) ?? (summary.failed > 0 || someNodeDown(summary.nodes) ? 1 : 0);
 }
 
 /** One stderr line per node whose entities failover moved. */

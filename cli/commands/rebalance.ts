@@ -1,11 +1,13 @@
 import { rebalanceService, type RebalanceResult } from '../../src/assign/move-entities.js';
 import { requireService } from '../../src/config/mesh-config.js';
 import type { CommandContext } from '../command.js';
+import { warnUnknownNodes } from '../unknown-nodes-warning.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
   const services = ctx.options.service === undefined ? config.services : [requireService(config, ctx.options.service)];
   const database = await ctx.database();
+  await warnUnknownNodes(ctx, database, config);
   const dryRun = Boolean(ctx.options['dry-run']);
   const results: RebalanceResult[] = [];
   for (const service of services) results.push(await rebalanceService(database.db, config, service, { dryRun }));

@@ -1,16 +1,20 @@
-import { requireNode, requireService } from '../../src/config/mesh-config.js';
 import { retryDeadRecords } from '../../src/push/retry-dead-records.js';
 import type { CommandContext } from '../command.js';
+import { checkedFilters } from '../filters.js';
+import { warnUnknownNodes } from '../unknown-nodes-warning.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
-  if (ctx.options.service !== undefined) requireService(config, ctx.options.service);
-  if (ctx.options.node !== undefined) requireNode(config, ctx.options.node);
-  const results = await retryDeadRecords(await ctx.database(), config, {
-    ...(ctx.options.service !== undefined && { service: ctx.options.service }),
-    ...(ctx.options.node !== undefined && { node: ctx.options.node }),
-  });
+  const filters = checkedFilters(ctx, config);
+  const dryRun = Boolean(ctx.options['dry-run']);
+  const database = await ctx.database();
+  await warnUnknownNodes(ctx, database, config);
+  const results = await retryDeadRecords(database, config, { ...filters, dryRun });
   if (ctx.out.json) ctx.out.document(results);
-  else for (const r of results) ctx.out.line(`${r.service} ${r.protocol}: ${r.revived} dead record${r.revived === 1 ? '' : 's'} pending again`);
+  else {
+    for (const r of results) {
+      ctx.out.line(`${r.service} ${r.protocol}: ${r.revived} dead record${r.revived === 1 ? '' : 's'} ${dryRun ? 'would be pending again; dry run, nothing written' : 'pending again'}`);
+    }
+  }
   return 0;
 }

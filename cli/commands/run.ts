@@ -1,53 +1,56 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assignService } from '../../src/assign/assign-service.js';
+import type { MeshConfig } from '../../src/config/mesh-config.js';
+import type { Database } from '../../src/db/open-database.js';
 import { pullRecords } from '../../src/pull/pull-records.js';
 import { pushRecords } from '../../src/push/push-records.js';
 import { UsageError, type CommandContext } from '../command.js';
 import { concurrencyOption, parseDuration } from '../numeric-options.js';
-import { stopOnSignals } from '../stop-signal.js';
-import { printStreamProblems, someNodeDown } from '../stage-run.js';
+import { interruptedLine, printStreamProblems, someNodeDown } from '../stage-run.js';
+import { interruptedStatus, stopOnSignals, type StopSignal } from '../stop-signal.js';
+import { warnUnknownNodes } from '../unknown-nodes-warning.js';
 import { printFailover } from './push.js';
 
+interface CycleTotals {
+  cycles: number;
+  assigned: number;
+  /** Entities no node had room for, in the last cycle. */
+  unassigned: number;
+  pushed: number;
+  pulled: number;
+  failed: number;
+}
+
+/**
+ * `mesh run --once` (one cycle, for cron) and `mesh run --every D` (the
+ * loop). Entities that cannot be placed are said on stderr and never stop
+ * push and pull: the records of every placed entity keep flowing.
+ */
 export async function run(ctx: CommandContext): Promise<number> {
-  if (ctx.options.every === undefined) throw new UsageError('--every is required, e.g. mesh run --every 60s');
-  const everyMs = parseDuration(ctx.options.every, '--every');
+  const { once, every } = ctx.options;
+  if (once && every !== undefined) throw new UsageError('give --once or --every, not both');
+  if (!once && every === undefined) throw new UsageError('--once or --every is required: mesh run --once (from cron) or mesh run --every 60s');
+  const everyMs = every === undefined ? 0 : parseDuration(every, '--every');
   const concurrency = concurrencyOption(ctx);
+  // From cron (stdout not a terminal) a good run says nothing: cron mails whatever a job prints.
+  const out = once && !ctx.out.stdout.isTTY ? ctx.out.quieted() : ctx.out;
   const config = await ctx.config();
   const database = await ctx.database();
+  await warnUnknownNodes(ctx, database, config);
   const stop = stopOnSignals();
-  const totals = { cycles: 0, assigned: 0, pushed: 0, pulled: 0, failed: 0 };
+  const totals: CycleTotals = { cycles: 0, assigned: 0, unassigned: 0, pushed: 0, pulled: 0, failed: 0 };
+  const cycle = () => runCycle({ ctx: { ...ctx, out }, database, config, concurrency, stop, totals });
   let lastCycleFailed = false;
-  /** One assign → push → pull; returns whether anything failed. */
-  const runCycle = async (): Promise<boolean> => {
-    let assigned = 0;
-    for (const service of config.services) assigned += (await assignService(database.db, config, service)).assigned;
-    const pushed = await pushRecords(database, config, { concurrency, signal: stop.signal });
-    const pulled = stop.signal.aborted
-      ? { pulled: 0, failed: 0, nodes: [] }
-      : await pullRecords(database, config, { concurrency, signal: stop.signal });
-    totals.cycles += 1;
-    totals.assigned += assigned;
-    totals.pushed += pushed.pushed;
-    totals.pulled += pulled.pulled;
-    totals.failed += pushed.failed + pulled.failed;
-    printFailover(ctx.out, 'mesh run', pushed.failover ?? []);
-    printStreamProblems(ctx.out, 'mesh run', [...pushed.nodes, ...pulled.nodes]);
-    if (!ctx.out.json) {
-      ctx.out.line(
-        `${new Date().toISOString()} assigned ${assigned}, pushed ${pushed.pushed}, pulled ${pulled.pulled}, failed ${pushed.failed + pulled.failed}`,
-      );
-    }
-    return pushed.failed + pulled.failed > 0 || pulled.nodes.some((n) => n.error !== undefined) || someNodeDown([...pushed.nodes, ...pulled.nodes]);
-  };
   try {
-    while (!stop.signal.aborted) {
+    if (once) lastCycleFailed = await cycle();
+    while (!once && !stop.signal.aborted) {
       const started = Date.now();
       try {
-        lastCycleFailed = await runCycle();
+        lastCycleFailed = await cycle();
       } catch (error) {
         // A database or network outage fails this cycle, not the loop: the next one tries again.
         lastCycleFailed = true;
-        ctx.out.error(`mesh run: cycle failed: ${(error as Error).message}`);
+        out.error(`mesh run: cycle failed: ${(error as Error).message}`);
       }
       const wait = everyMs - (Date.now() - started);
       if (wait > 0) await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
@@ -55,6 +58,61 @@ export async function run(ctx: CommandContext): Promise<number> {
   } finally {
     stop.release();
   }
-  if (ctx.out.json) ctx.out.document(totals);
-  return lastCycleFailed ? 1 : 0;
+  const reason = stop.reason();
+  const interrupted = reason === 'SIGINT' || reason === 'SIGTERM' ? reason : undefined;
+  if (out.json) out.document({ ...totals, ...(interrupted && { interrupted }) });
+  if (interrupted) out.error(interruptedLine('mesh run', interrupted));
+  return interruptedStatus(interrupted) ?? (lastCycleFailed ? 1 : 0);
+}
+
+/** One assign → push → pull; returns whether anything failed (an entity left unplaced included). */
+async function runCycle(props: {
+  ctx: CommandContext;
+  database: Database;
+  config: MeshConfig;
+  concurrency: number;
+  stop: StopSignal;
+  totals: CycleTotals;
+}): Promise<boolean> {
+  const { ctx, database, config, concurrency, stop, totals } = props;
+  const { out } = ctx;
+  let assigned = 0;
+  let unassigned = 0;
+  for (const service of config.services) {
+    const result = await assignService(database.db, config, service);
+    assigned += result.assigned;
+    unassigned += result.unassigned;
+    if (result.unassigned > 0) {
+      out.error(
+        `mesh run: ${result.service}: ${result.unassigned} entit${result.unassigned === 1 ? 'y stays' : 'ies stay'} unassigned: ${result.reasons.join('; ')}; ` +
+          'push and pull go on for the others',
+      );
+    }
+  }
+  const pushed = stop.signal.aborted
+    ? { pushed: 0, failed: 0, nodes: [], failover: [] }
+    : await pushRecords(database, config, { concurrency, signal: stop.signal });
+  const pulled = stop.signal.aborted
+    ? { pulled: 0, failed: 0, nodes: [] }
+    : await pullRecords(database, config, { concurrency, signal: stop.signal });
+  totals.cycles += 1;
+  totals.assigned += assigned;
+  totals.unassigned = unassigned;
+  totals.pushed += pushed.pushed;
+  totals.pulled += pulled.pulled;
+  totals.failed += pushed.failed + pulled.failed;
+  printFailover(out, 'mesh run', pushed.failover ?? []);
+  printStreamProblems(out, 'mesh run', [...pushed.nodes, ...pulled.nodes]);
+  if (!out.json) {
+    out.line(
+      `${new Date().toISOString()} assigned ${assigned}${unassigned > 0 ? ` (${unassigned} unassigned)` : ''}, pushed ${pushed.pushed}, ` +
+        `pulled ${pulled.pulled}, failed ${pushed.failed + pulled.failed}`,
+    );
+  }
+  return (
+    unassigned > 0 ||
+    pushed.failed + pulled.failed > 0 ||
+    [...pushed.nodes, ...pulled.nodes].some((n) => n.error !== undefined) ||
+    someNodeDown([...pushed.nodes, ...pulled.nodes])
+  );
 }

@@ -1,10 +1,15 @@
 import { serviceReport, type ServiceReportRow } from '../../src/report/service-report.js';
 import type { CommandContext } from '../command.js';
+import { checkedFilters } from '../filters.js';
 import type { Output } from '../output.js';
+import { warnUnknownNodes } from '../unknown-nodes-warning.js';
 
 export async function run(ctx: CommandContext): Promise<number> {
   const config = await ctx.config();
-  const rows = await serviceReport(await ctx.database(), config);
+  const filters = checkedFilters(ctx, config);
+  const database = await ctx.database();
+  await warnUnknownNodes(ctx, database, config);
+  const rows = (await serviceReport(database, config)).filter((r) => filters.service === undefined || r.service === filters.service);
   if (ctx.out.json) {
     ctx.out.document(rows);
     return 0;

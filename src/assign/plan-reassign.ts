@@ -15,7 +15,8 @@ export interface ReassignInput {
 
 export type ReassignPlan =
   | { ok: true; node: string; lastRoundRobinNode: string | null }
-  | { ok: false; reason: string };
+  /** `capacity`: the nodes cannot take it (exit 1); `request`: what was asked makes no sense (exit 2). */
+  | { ok: false; reason: string; refusal: 'capacity' | 'request' };
 
 /**
  * Chooses a new node for one entity: `to` when given and able to take it,
@@ -24,12 +25,12 @@ export type ReassignPlan =
 export function planReassign(input: ReassignInput): ReassignPlan {
   const { entity, to } = input;
   if (to !== undefined) {
-    if (to === entity.node) return { ok: false, reason: `entity ${entity.id} is already on ${to}` };
+    if (to === entity.node) return { ok: false, reason: `entity ${entity.id} is already on ${to}`, refusal: 'request' };
     const node = input.nodes.find((n) => n.name === to);
-    if (!node) return { ok: false, reason: `node ${to} does not run this service` };
+    if (!node) return { ok: false, reason: `node ${to} does not run this service`, refusal: 'request' };
     if (!hasRoom(node, entity.weight)) {
       const weight = entity.weight === 0 ? '' : ` for weight ${entity.weight}`;
-      return { ok: false, reason: `${to} has no room${weight}: ${limitReached(node)}` };
+      return { ok: false, reason: `${to} has no room${weight}: ${limitReached(node)}`, refusal: 'capacity' };
     }
     return { ok: true, node: to, lastRoundRobinNode: input.lastRoundRobinNode };
   }
@@ -38,7 +39,11 @@ export function planReassign(input: ReassignInput): ReassignPlan {
       ? { nodes: input.nodes, lastRoundRobinNode: input.lastRoundRobinNode }
       : excludeNode(input.nodes, entity.node, input.lastRoundRobinNode);
   if (others.nodes.length === 0) {
-    return { ok: false, reason: input.nodes.length === 0 ? 'no node runs this service' : `no node other than ${entity.node} runs this service` };
+    return {
+      ok: false,
+      reason: input.nodes.length === 0 ? 'no node runs this service' : `no node other than ${entity.node} runs this service`,
+      refusal: 'capacity',
+    };
   }
   const plan = planAssignment({
     criterion: input.criterion,
@@ -47,7 +52,7 @@ export function planReassign(input: ReassignInput): ReassignPlan {
     lastRoundRobinNode: others.lastRoundRobinNode,
   });
   const placed = plan.assignments[0];
-  if (!placed) return { ok: false, reason: plan.unplaced[0]!.reason };
+  if (!placed) return { ok: false, reason: plan.unplaced[0]!.reason, refusal: 'capacity' };
   return {
     ok: true,
     node: placed.node,

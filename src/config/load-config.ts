@@ -56,7 +56,7 @@ export async function loadConfig(
     throw new ConfigError(
       missing.map((p) => ({
         path: p,
-        message: 'file not found; create it (see README, "Configuration") or point to it with --nodes-config / --services-config',
+        message: 'file not found; create it (see README, "Using it on your own database") or point to it with --nodes-config / --services-config',
       })),
     );
   }

@@ -6,6 +6,7 @@ import { toDbBoolean } from '../db/db-values.js';
 export interface RetryResult {
   service: string;
   protocol: string;
+  /** Dead records made pending again, or with `dryRun` that would be. */
   revived: number;
 }
 
@@ -13,31 +14,39 @@ export interface RetryResult {
  * `mesh retry`: dead records (push_success FALSE after maxAttempts) become
  * pending again with their attempts reset, one UPDATE per protocol, so the
  * next push sends them. Records whose last try failed are retried anyway.
+ * `protocol` and `entity` narrow it further; `dryRun` counts and writes nothing.
  */
 export async function retryDeadRecords(
   database: Database,
   config: MeshConfig,
-  options: { service?: string; node?: string },
+  options: { service?: string; node?: string; protocol?: string; entity?: string; dryRun?: boolean },
 ): Promise<RetryResult[]> {
   const results: RetryResult[] = [];
   const dead = toDbBoolean(database.dialect, false);
   await database.db.transaction().execute(async (trx) => {
     for (const service of config.services.filter((s) => options.service === undefined || s.name === options.service)) {
       const { entity } = service;
-      for (const protocol of service.protocols) {
+      for (const protocol of service.protocols.filter((p) => options.protocol === undefined || p.name === options.protocol)) {
         const { flags } = protocol;
+        const ofEntity = options.entity === undefined ? sql`` : sql`and ${sql.ref(protocol.entityRef ?? protocol.id)} = ${options.entity}`;
         const onNode =
           options.node === undefined
             ? sql``
             : protocol.entityRef === undefined
               ? sql`and ${sql.ref(entity.node)} = ${options.node}`
               : sql`and ${sql.ref(protocol.entityRef)} in (select ${sql.ref(entity.id)} from ${sql.table(entity.table)} where ${sql.ref(entity.node)} = ${options.node})`;
+        const where = sql`where ${sql.ref(flags.pushSuccess)} = ${dead} ${onNode} ${ofEntity}`;
+        if (options.dryRun) {
+          const { rows } = await sql<{ n: unknown }>`select count(*) as n from ${sql.table(protocol.table)} ${where}`.execute(trx);
+          results.push({ service: service.name, protocol: protocol.name, revived: Number(rows[0]?.n ?? 0) });
+          continue;
+        }
         const result = await sql`
           update ${sql.table(protocol.table)} set
             ${sql.ref(flags.pushSuccess)} = null,
             ${sql.ref(flags.pushError)} = null,
             ${sql.ref(flags.pushAttempts)} = 0
-          where ${sql.ref(flags.pushSuccess)} = ${dead} ${onNode}`.execute(trx);
+          ${where}`.execute(trx);
         results.push({ service: service.name, protocol: protocol.name, revived: Number(result.numAffectedRows ?? 0n) });
       }
     }

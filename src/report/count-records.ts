@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
-import { toCount } from '../db/db-values.js';
+import { toCount, toDbBoolean } from '../db/db-values.js';
 import { recordStates } from './record-states.js';
 
 export interface RecordCounts {
@@ -19,7 +19,13 @@ export function addCounts(into: RecordCounts, more: RecordCounts): void {
   into.processed += more.processed;
 }
 
-/** Which records to count, and how to group them. */
+/**
+ * Which records to count, and how to group them. `byNode` counts a record
+ * where its work is: a record delivered (push_success TRUE) at the node it
+ * was pushed to (push_node), whatever node its entity is on now, so that a
+ * drained node keeps the work it did; any other at its entity's node, where
+ * the next push sends it.
+ */
 export type CountScope = { byNode: true } | { entity: string } | { whole: true };
 
 /**
@@ -38,7 +44,12 @@ export async function countRecords(
   const { processed, failed } = recordStates(protocol, dialect);
   const { entity } = service;
   const selfEntity = protocol.entityRef === undefined;
-  const node = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
+  const entityNode = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
+  const { pushSuccess, pushNode } = protocol.flags;
+  const node =
+    'byNode' in scope
+      ? sql`(case when r.${sql.ref(pushSuccess)} = ${toDbBoolean(dialect, true)} then coalesce(r.${sql.ref(pushNode)}, ${entityNode}) else ${entityNode} end)`
+      : entityNode;
   const from = selfEntity
     ? sql`${sql.table(protocol.table)} r`
     : sql`${sql.table(protocol.table)} r left join ${sql.table(entity.table)} e on e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
@@ -49,7 +60,8 @@ export async function countRecords(
         ? sql`where r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${scope.entity}`
         : sql``;
   const key = 'byNode' in scope ? sql`${node}` : sql`''`;
-  const group = 'byNode' in scope ? sql`group by ${node}` : sql``;
+  // By position: the node expression holds a bound parameter, which PostgreSQL would not match with a second copy of it.
+  const group = 'byNode' in scope ? sql`group by 1` : sql``;
   const { rows } = await sql<{ node: string; processed: unknown; failed: unknown; pending: unknown }>`
     select ${key} as node,
       sum(case when ${processed} then 1 else 0 end) as processed,

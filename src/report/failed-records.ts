@@ -16,20 +16,21 @@ export interface FailedRecord {
   error: string | null;
 }
 
-/** `mesh failed`: the failed records, oldest first, at most `limit` per protocol. Reads only. */
+/** `mesh failed`: the failed records, oldest first, at most `limit` per protocol, narrowed by the filters given. Reads only. */
 export async function failedRecords(
   database: Database,
   config: MeshConfig,
-  options: { service?: string; node?: string; limit: number },
+  options: { service?: string; node?: string; protocol?: string; entity?: string; limit: number },
 ): Promise<FailedRecord[]> {
   const found: FailedRecord[] = [];
   for (const service of config.services.filter((s) => options.service === undefined || s.name === options.service)) {
-    for (const protocol of service.protocols) {
+    for (const protocol of service.protocols.filter((p) => options.protocol === undefined || p.name === options.protocol)) {
       const source = recordSource(database.dialect, service, protocol);
       const { failed } = recordStates(protocol, database.dialect);
       const { flags } = protocol;
       const conditions = [failed];
       if (options.node !== undefined) conditions.push(sql`${source.node} = ${options.node}`);
+      if (options.entity !== undefined) conditions.push(sql`r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${options.entity}`);
       const { rows } = await sql<Row>`
         select ${source.columns} from ${source.from}
         where ${sql.join(conditions, sql` and `)}

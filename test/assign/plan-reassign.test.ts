@@ -20,10 +20,10 @@ describe('planReassign with --to', () => {
   it('refuses the current node, a node not running the service, and a full node', () => {
     const entity = { id: 7, node: 'a', weight: 10 };
     const base = { criterion: 'entitynumber' as const, nodes, entity, lastRoundRobinNode: null };
-    expect(planReassign({ ...base, to: 'a' })).toEqual({ ok: false, reason: 'entity 7 is already on a' });
-    expect(planReassign({ ...base, to: 'zz' })).toEqual({ ok: false, reason: 'node zz does not run this service' });
-    expect(planReassign({ ...base, to: 'b' })).toEqual({ ok: false, reason: 'b has no room for weight 10: at maxEntities 1' });
-    expect(planReassign({ ...base, to: 'c' })).toEqual({ ok: false, reason: 'c has no room for weight 10: at weight 95 of maxWeight 100' });
+    expect(planReassign({ ...base, to: 'a' })).toEqual({ ok: false, reason: 'entity 7 is already on a', refusal: 'request' });
+    expect(planReassign({ ...base, to: 'zz' })).toEqual({ ok: false, reason: 'node zz does not run this service', refusal: 'request' });
+    expect(planReassign({ ...base, to: 'b' })).toEqual({ ok: false, reason: 'b has no room for weight 10: at maxEntities 1', refusal: 'capacity' });
+    expect(planReassign({ ...base, to: 'c' })).toEqual({ ok: false, reason: 'c has no room for weight 10: at weight 95 of maxWeight 100', refusal: 'capacity' });
     expect(planReassign({ ...base, entity: { ...entity, weight: 5 }, to: 'c' })).toEqual({ ok: true, node: 'c', lastRoundRobinNode: null });
   });
 });
@@ -60,13 +60,15 @@ describe('planReassign by the criterion', () => {
     expect(planReassign({ criterion: 'roundrobin', nodes: [load('a', 1)], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null })).toEqual({
       ok: false,
       reason: 'no node other than a runs this service',
+      refusal: 'capacity',
     });
     expect(planReassign({ criterion: 'roundrobin', nodes: [], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null })).toEqual({
       ok: false,
       reason: 'no node runs this service',
+      refusal: 'capacity',
     });
     expect(
       planReassign({ criterion: 'entitynumber', nodes: [load('a', 1), load('b', 1, 0, { maxEntities: 1 })], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null }),
-    ).toEqual({ ok: false, reason: 'no node has room: b at maxEntities 1' });
+    ).toEqual({ ok: false, reason: 'no node has room: b at maxEntities 1', refusal: 'capacity' });
   });
 });

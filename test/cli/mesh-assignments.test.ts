@@ -34,6 +34,7 @@ for (const dialect of DIALECTS) {
           byNode: {},
           unassigned: 1,
           reasons: ['no node has room for weight 1: node1 at maxEntities 1, node2 at maxEntities 1'],
+          dryRun: false,
         },
       ]);
 
@@ -120,7 +121,15 @@ for (const dialect of DIALECTS) {
 
       const repushed = await project.mesh(['reassign', '--service', SERVICE, '--entity', '3', '--to', 'node2', '--repush', '--json']);
       ok(repushed);
-      expect(jsonOf(repushed)).toEqual({ service: SERVICE, entity: 3, from: 'node1', to: 'node2', repushed: true });
+      expect(jsonOf(repushed)).toEqual({
+        service: SERVICE,
+        entity: 3,
+        from: 'node1',
+        to: 'node2',
+        repushed: true,
+        dryRun: false,
+        repushRecords: { deliveries: 2 },
+      });
       expect(await readAssignments(project.database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node2', 4: 'node2' });
       // Account 3's deliveries are 3 and 7.
       expect(await pushed()).toEqual([1, 2, 4, 5, 6, 8]);
@@ -128,7 +137,7 @@ for (const dialect of DIALECTS) {
       expect(await project.mesh(['reassign', '--service', SERVICE, '--entity', '3', '--to', 'node9'])).toEqual({
         code: 2,
         stdout: '',
-        stderr: 'mesh: service micro.emails.timeline, entity 3: node node9 does not run this service\n',
+        stderr: 'mesh: unknown node "node9"; nodes.config.ts declares: node1, node2\n',
       });
       expect(await project.mesh(['reassign', '--service', SERVICE, '--to', 'node1'])).toEqual({
         code: 2,

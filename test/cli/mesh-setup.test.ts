@@ -2,6 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { API_KEYS, jsonOf, newProject, NODE, NODE_KEYS, ok, SERVICE, tableNames, words } from '../helpers/cli-project.js';
+
+/** The fields of a `mesh --nodes` row that these tests leave at their defaults. */
+const NODE_ROW = { service: SERVICE, maxEntities: null, maxWeight: null, pending: 0, failed: 0, processed: 0 };
 import { readAssignments, writeConfigFiles } from '../helpers/saas-fixture.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
@@ -28,7 +31,7 @@ for (const dialect of DIALECTS) {
       const table = await project.mesh(['--nodes']);
       ok(table);
       expect(words(table.stdout)).toEqual([
-        ['NAME', 'URL', 'SERVICES', 'ENTITIES', 'WEIGHT', 'PENDING', 'FAILED', 'PROCESSED'],
+        ['NAME', 'URL', 'SERVICE', 'ENTITIES', 'WEIGHT', 'PENDING', 'FAILED', 'PROCESSED'],
         ['node1', 'http://127.0.0.1:3001', SERVICE, '2', '40', '4', '0', '0'],
         ['node2', 'http://127.0.0.1:3002', SERVICE, '2', '60', '4', '0', '0'],
       ]);
@@ -37,8 +40,8 @@ for (const dialect of DIALECTS) {
       ok(json);
       const rows = jsonOf<Record<string, unknown>[]>(json);
       expect(rows).toEqual([
-        { name: 'node1', url: 'http://127.0.0.1:3001', services: [SERVICE], entities: 2, weight: 40, pending: 4, failed: 0, processed: 0 },
-        { name: 'node2', url: 'http://127.0.0.1:3002', services: [SERVICE], entities: 2, weight: 60, pending: 4, failed: 0, processed: 0 },
+        { ...NODE_ROW, name: 'node1', url: 'http://127.0.0.1:3001', services: [SERVICE], entities: 2, weight: 40, pending: 4 },
+        { ...NODE_ROW, name: 'node2', url: 'http://127.0.0.1:3002', services: [SERVICE], entities: 2, weight: 60, pending: 4 },
       ]);
       expect(rows.map((row) => Object.keys(row))).toEqual([NODE_KEYS, NODE_KEYS]);
       expect(await readAssignments(project.database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2' });

@@ -118,7 +118,7 @@ for (const dialect of DIALECTS) {
       const database = await saasDatabase(dialect.name, config, { accounts: 5, recordsPerAccount: 1 });
 
       const first = await assignService(database.db, config, serviceOf(config));
-      expect(first).toEqual({ service: SAAS_SERVICE, assigned: 5, byNode: { node1: 3, node2: 2 }, unassigned: 0, reasons: [] });
+      expect(first).toEqual({ service: SAAS_SERVICE, assigned: 5, byNode: { node1: 3, node2: 2 }, unassigned: 0, reasons: [], dryRun: false });
       expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2', 5: 'node1' });
       expect(await stateRows(database)).toEqual([{ key: 'roundrobin:micro.emails.timeline', value: 'node1' }]);
 
@@ -126,14 +126,14 @@ for (const dialect of DIALECTS) {
       await addAccounts(database, [6, 7, 8]);
       const again = meshConfig(['node1', 'node2']);
       const second = await assignService(database.db, again, serviceOf(again));
-      expect(second).toEqual({ service: SAAS_SERVICE, assigned: 3, byNode: { node2: 2, node1: 1 }, unassigned: 0, reasons: [] });
+      expect(second).toEqual({ service: SAAS_SERVICE, assigned: 3, byNode: { node2: 2, node1: 1 }, unassigned: 0, reasons: [], dryRun: false });
       expect(await readAssignments(database)).toEqual({
         1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2', 5: 'node1', 6: 'node2', 7: 'node1', 8: 'node2',
       });
       expect(await stateRows(database)).toEqual([{ key: 'roundrobin:micro.emails.timeline', value: 'node2' }]);
 
       const idle = await assignService(database.db, again, serviceOf(again));
-      expect(idle).toEqual({ service: SAAS_SERVICE, assigned: 0, byNode: {}, unassigned: 0, reasons: [] });
+      expect(idle).toEqual({ service: SAAS_SERVICE, assigned: 0, byNode: {}, unassigned: 0, reasons: [], dryRun: false });
       expect(await stateRows(database)).toEqual([{ key: 'roundrobin:micro.emails.timeline', value: 'node2' }]);
     });
 
@@ -144,7 +144,7 @@ for (const dialect of DIALECTS) {
 
       const result = await assignService(database.db, config, serviceOf(config));
 
-      expect(result).toEqual({ service: SAAS_SERVICE, assigned: 4, byNode: { node2: 3, node1: 1 }, unassigned: 0, reasons: [] });
+      expect(result).toEqual({ service: SAAS_SERVICE, assigned: 4, byNode: { node2: 3, node1: 1 }, unassigned: 0, reasons: [], dryRun: false });
       expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node1', 3: 'node1', 4: 'node2', 5: 'node2', 6: 'node2', 7: 'node1' });
       expect(await stateRows(database)).toEqual([]);
     });
@@ -156,7 +156,7 @@ for (const dialect of DIALECTS) {
 
       const result = await assignService(database.db, config, serviceOf(config));
 
-      expect(result).toEqual({ service: SAAS_SERVICE, assigned: 6, byNode: { node1: 2, node2: 4 }, unassigned: 0, reasons: [] });
+      expect(result).toEqual({ service: SAAS_SERVICE, assigned: 6, byNode: { node1: 2, node2: 4 }, unassigned: 0, reasons: [], dryRun: false });
       expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node2', 4: 'node2', 5: 'node2', 6: 'node1' });
     });
 
@@ -172,6 +172,7 @@ for (const dialect of DIALECTS) {
         byNode: { node1: 2, node2: 1 },
         unassigned: 2,
         reasons: ['no node has room for weight 1: node1 at maxEntities 2, node2 at maxEntities 1'],
+        dryRun: false,
       });
       expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node1', 4: null, 5: null });
 
@@ -193,6 +194,7 @@ for (const dialect of DIALECTS) {
         byNode: { node1: 1, node2: 1 },
         unassigned: 1,
         reasons: ['no node has room for weight 5: node1 at weight 5 of maxWeight 6, node2 at weight 5 of maxWeight 6'],
+        dryRun: false,
       });
       expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node2', 3: null });
     });
@@ -205,12 +207,12 @@ for (const dialect of DIALECTS) {
       await markAllProcessed(database);
 
       const moved = await reassignEntity(database.db, config, serviceOf(config), '1', { to: 'node3', repush: false });
-      expect(moved).toEqual({ service: SAAS_SERVICE, entity: 1, from: 'node1', to: 'node3', repushed: false });
+      expect(moved).toEqual({ service: SAAS_SERVICE, entity: 1, from: 'node1', to: 'node3', repushed: false, dryRun: false });
       expect(await readAssignments(database)).toEqual({ 1: 'node3', 2: 'node2', 3: 'node3' });
 
       // Without --to, round robin picks the node after the last one used (node3), skipping the current one.
       const picked = await reassignEntity(database.db, config, serviceOf(config), '2', { repush: false });
-      expect(picked).toEqual({ service: SAAS_SERVICE, entity: 2, from: 'node2', to: 'node1', repushed: false });
+      expect(picked).toEqual({ service: SAAS_SERVICE, entity: 2, from: 'node2', to: 'node1', repushed: false, dryRun: false });
       expect(await readAssignments(database)).toEqual({ 1: 'node3', 2: 'node1', 3: 'node3' });
       expect(await stateRows(database)).toEqual([{ key: 'roundrobin:micro.emails.timeline', value: 'node1' }]);
 
@@ -237,7 +239,7 @@ for (const dialect of DIALECTS) {
 
       const moved = await reassignEntity(database.db, config, serviceOf(config), '1', { to: 'node2', repush: true });
 
-      expect(moved).toEqual({ service: SAAS_SERVICE, entity: 1, from: 'node1', to: 'node2', repushed: true });
+      expect(moved).toEqual({ service: SAAS_SERVICE, entity: 1, from: 'node1', to: 'node2', repushed: true, dryRun: false, repushRecords: expect.any(Object) });
       expect(await readAssignments(database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node1' });
       // Account 1's deliveries are 1 and 4.
       expect(await clearedDeliveries(database)).toEqual({ 1: true, 2: false, 3: false, 4: true, 5: false, 6: false });
@@ -258,14 +260,17 @@ for (const dialect of DIALECTS) {
 
       expect(result).toEqual({
         node: 'node1',
-        services: [{ service: SAAS_SERVICE, moved: 2, byNode: { node2: 1, node3: 1 }, stayed: 0, reasons: [] }],
+        dryRun: false,
+        services: [
+          { service: SAAS_SERVICE, moved: 2, byNode: { node2: 1, node3: 1 }, stayed: 0, reasons: [], repushRecords: expect.any(Object) },
+        ],
       });
       expect(await readAssignments(database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node3', 4: 'node3', 5: 'node2', 6: 'node3' });
       expect(await stateRows(database)).toEqual([{ key: 'roundrobin:micro.emails.timeline', value: 'node3' }]);
       expect(await clearedDeliveries(database)).toEqual({ 1: true, 2: false, 3: false, 4: true, 5: false, 6: false });
       expect(await clearedProfiles(database)).toEqual({ 1: true, 2: false, 3: false, 4: true, 5: false, 6: false });
 
-      expect(await drainNode(database.db, config, 'node1', { repush: false })).toEqual({ node: 'node1', services: [] });
+      expect(await drainNode(database.db, config, 'node1', { repush: false })).toEqual({ node: 'node1', dryRun: false, services: [] });
     });
 
     it('drain leaves the entities no other node has room for', async () => {
@@ -278,6 +283,7 @@ for (const dialect of DIALECTS) {
 
       expect(result).toEqual({
         node: 'node1',
+        dryRun: false,
         services: [{ service: SAAS_SERVICE, moved: 1, byNode: { node2: 1 }, stayed: 1, reasons: ['no node has room for weight 1: node2 at maxEntities 3'] }],
       });
       expect(await readAssignments(database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node1', 4: 'node2' });

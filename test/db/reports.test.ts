@@ -22,6 +22,9 @@ const WEIGHTS = [5, 7, 11, 13, 17];
  * second protocol, `profiles`, on the entity table itself and without pull:
  * its records are processed once pushed.
  */
+/** The fields one row per (node, service) added, for nodes without limits. */
+const NO_LIMITS = { service: 'micro.emails.timeline', maxEntities: null, maxWeight: null };
+
 function meshConfig(): MeshConfig {
   const objects = saasConfigObjects({
     nodes: [
@@ -92,21 +95,21 @@ for (const dialect of DIALECTS) {
       expect(rows).toEqual([
         {
           name: 'node1', url: 'http://127.0.0.1:3001', services: ['micro.emails.timeline'],
-          entities: 2, weight: 16, pending: 3, failed: 2, processed: 3,
+          entities: 2, weight: 16, pending: 3, failed: 2, processed: 3, ...NO_LIMITS,
         },
         {
           // The URL is shown without its credentials.
           name: 'node2', url: 'https://node2.example.com:8443/', services: ['micro.emails.timeline'],
-          entities: 1, weight: 7, pending: 1, failed: 3, processed: 0,
+          entities: 1, weight: 7, pending: 1, failed: 3, processed: 0, ...NO_LIMITS,
         },
         {
           name: 'node3', url: 'http://127.0.0.1:3003', services: ['micro.emails.timeline'],
-          entities: 0, weight: 0, pending: 0, failed: 0, processed: 0,
+          entities: 0, weight: 0, pending: 0, failed: 0, processed: 0, ...NO_LIMITS,
         },
         {
           // No longer in nodes.config.ts, but still holding account 5.
           name: 'node-old', url: null, services: [],
-          entities: 1, weight: 17, pending: 2, failed: 1, processed: 1,
+          entities: 1, weight: 17, pending: 2, failed: 1, processed: 1, ...NO_LIMITS,
         },
       ]);
     });

@@ -31,7 +31,8 @@ export const NODE = (n: 1 | 2 | 3, caps: Partial<SaasNodeOptions> = {}): SaasNod
   ...caps,
 });
 
-export const NODE_KEYS = ['name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed'];
+/** cli.md's v1 fields first, then the ones one row per (node, service) added. */
+export const NODE_KEYS = ['name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed', 'service', 'maxEntities', 'maxWeight'];
 export const SERVICE_KEYS = ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'];
 
 export interface Project {
@@ -90,4 +91,18 @@ export function jsonOf<T = unknown>(run: MeshRun, code = 0): T {
 /** Table output as words per line. */
 export function words(stdout: string): string[][] {
   return stdout.trimEnd().split('\n').map((line) => line.trim().split(/\s+/));
+}
+
+/**
+ * Every row of every table, each table's rows sorted, as text: two snapshots
+ * are equal when nothing was written in between (a dry run, a refused command).
+ */
+export async function snapshot(database: Database): Promise<Record<string, string[]>> {
+  const tables = await tableNames(database);
+  const all: Record<string, string[]> = {};
+  for (const table of tables) {
+    const rows = await database.db.selectFrom(table).selectAll().execute();
+    all[table] = rows.map((row) => JSON.stringify(row, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))).sort();
+  }
+  return all;
 }

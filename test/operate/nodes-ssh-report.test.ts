@@ -73,7 +73,7 @@ describe.skipIf(!RUN_SSH_SUITES)('mesh --nodes --ssh against a real sshd and a r
     expect(up!.ssh.diskUsedPercent).toBeGreaterThan(0);
     expect(down!.ssh.reachable).toBe(false);
     expect(String(down!.ssh.error)).toMatch(/down: .*refused/);
-    expect(plain!.ssh).toEqual({ reachable: false, error: expect.stringMatching(/no ssh/) });
+    expect(plain!.ssh).toEqual({ configured: false, reachable: false, error: 'no ssh configured' });
     expect(run.stdout).not.toContain('secret-api-key-123');
   });
 
@@ -81,9 +81,11 @@ describe.skipIf(!RUN_SSH_SUITES)('mesh --nodes --ssh against a real sshd and a r
     const run = await mesh(['--nodes', '--ssh', ...args]);
     expect(run.status).toBe(0);
     const lines = run.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+URL\s+SERVICES.*SSH\s+LOAD\s+MEMORY\s+DISK$/);
+    expect(lines[0]).toMatch(/^NAME\s+URL\s+SERVICE.*SSH\s+LOAD\s+MEMORY\s+DISK$/);
     expect(lines.find((l) => l.startsWith('up '))).toMatch(/\bok\s+\d+\.\d\d\/\d+\s+\d+%\s+\d+%$/);
     expect(lines.find((l) => l.startsWith('down '))).toMatch(/\bunreachable\s+-\s+-\s+-$/);
+    expect(lines.find((l) => l.startsWith('plain '))).toMatch(/\bno ssh configured\s+-\s+-\s+-$/);
     expect(run.stderr).toMatch(/down: .*refused/);
+    expect(run.stderr).not.toMatch(/plain/);
   });
 });

@@ -21,7 +21,7 @@ const { newTest, tempDir, cleanups } = useMeshSuite({ nodes: 2, tempPrefix: 'wor
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`mesh run (${dialect.name})`, () => {
-    it('assigns, pushes and pulls every second, and on SIGTERM finishes the batch in flight and exits 0', async () => {
+    it('assigns, pushes and pulls every second, and on SIGTERM finishes the batch in flight and exits 143, saying so', async () => {
       const t = await newTest(dialect.name, 2);
       const dir = tempDir();
       const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 4 };
@@ -57,8 +57,8 @@ for (const dialect of DIALECTS) {
       await insertRecords(t.database, scrambledRecords({ from: 41, to: 80, accounts: 4, offsetMs: 100_000 }));
       const exited = await run.done;
       expect(terminatedAt).toBeGreaterThan(0);
-      expect(exited.stderr).toBe('');
-      expect({ code: exited.code, signal: exited.signal }).toEqual({ code: 0, signal: null });
+      expect(exited.stderr).toBe('mesh run: interrupted by SIGTERM (exit 143): the batches in flight were finished, the rest waits for the next run\n');
+      expect({ code: exited.code, signal: exited.signal }).toEqual({ code: 143, signal: null });
       expect(Date.now() - terminatedAt).toBeLessThan(5_000);
 
       // The batches in flight were answered and flagged; the rest of the cycle was not started.
@@ -73,7 +73,7 @@ for (const dialect of DIALECTS) {
 
       const totals = JSON.parse(exited.stdout) as Record<string, number>;
       expect(totals.cycles).toBeGreaterThanOrEqual(2);
-      expect(totals).toMatchObject({ assigned: 4, pushed: 40 + new Set(sent).size, pulled: 40, failed: 0 });
+      expect(totals).toMatchObject({ assigned: 4, unassigned: 0, pushed: 40 + new Set(sent).size, pulled: 40, failed: 0, interrupted: 'SIGTERM' });
       expect(await readLeases(t.database)).toEqual([]);
     });
   });
