@@ -3,6 +3,7 @@ import { nodesOfService, requireNode, requireService, type MeshConfig, type Reso
 import type { NodeConfig } from '../config/node-config.js';
 import type { Database } from '../db/open-database.js';
 import { finishRun, markAbandonedRuns, startRun } from '../db/run-log.js';
+import { recordStreamHistory } from '../db/stream-history.js';
 import { newLeaseOwner, StreamLeases, streamKey } from '../db/stream-lease.js';
 import type { NodeTransport } from '../nodes/node-transport.js';
 import { TransportPool, type TransportFactory } from '../nodes/transport-pool.js';
@@ -101,6 +102,7 @@ export async function runStage<O extends StreamOutcome>(
     const settled = await Promise.allSettled(passes);
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     await finishRun(db, runId, rejected || stage.failed(outcomes) ? 'failed' : 'ok', outcomes);
+    await recordStreamHistory(db, runId, stage.name, outcomes);
     if (rejected) throw rejected.reason;
     return outcomes;
   } finally {
