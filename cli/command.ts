@@ -22,6 +22,8 @@ export interface MeshOptions {
   every?: string;
   all?: boolean;
   concurrency?: string;
+  port?: string;
+  host?: string;
 }
 
 export interface CommandContext {

@@ -20,6 +20,8 @@ const OPTIONS = {
   every: { type: 'string' },
   all: { type: 'boolean' },
   concurrency: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
 } as const;
 
 export interface ParsedCommandLine {

@@ -82,6 +82,18 @@ export const COMMANDS: Command[] = [
     load: async () => (await import('./retry.js')).run,
   },
   {
+    name: 'metrics',
+    summary: 'prints the metrics in Prometheus\' text exposition format (for node_exporter\'s textfile collector)',
+    usage: 'mesh metrics',
+    load: async () => (await import('./metrics.js')).run,
+  },
+  {
+    name: 'dashboard',
+    summary: 'serves the web dashboard and /metrics; retries from the page need WORKMESH_DASHBOARD_TOKEN',
+    usage: 'mesh dashboard [--port 4545] [--host 127.0.0.1]',
+    load: async () => (await import('./dashboard.js')).run,
+  },
+  {
     name: 'run',
     summary: 'loops assign → push → pull every interval until SIGTERM, which it obeys after the batch in flight',
     usage: 'mesh run --every 60s [--concurrency N]',

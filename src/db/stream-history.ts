@@ -61,7 +61,10 @@ async function addToTotals(db: Db, row: TotalsRow): Promise<void> {
       .executeTakeFirst();
   if (Number((await update()).numUpdatedRows) > 0) return;
   try {
-    await db.insertInto('workmesh_stream_totals').values({ ...row }).execute();
+    await db
+      .insertInto('workmesh_stream_totals')
+      .values({ stage: row.stage, service: row.service, protocol: row.protocol, node: row.node, records: row.records, failed: row.failed })
+      .execute();
   } catch (error) {
     // Another master inserted the row between our update and insert: add to it.
     if (Number((await update()).numUpdatedRows) === 0) throw error;

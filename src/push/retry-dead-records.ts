@@ -17,14 +17,14 @@ export interface RetryResult {
 export async function retryDeadRecords(
   database: Database,
   config: MeshConfig,
-  options: { service?: string; node?: string },
+  options: { service?: string; node?: string; protocol?: string },
 ): Promise<RetryResult[]> {
   const results: RetryResult[] = [];
   const dead = toDbBoolean(database.dialect, false);
   await database.db.transaction().execute(async (trx) => {
     for (const service of config.services.filter((s) => options.service === undefined || s.name === options.service)) {
       const { entity } = service;
-      for (const protocol of service.protocols) {
+      for (const protocol of service.protocols.filter((p) => options.protocol === undefined || p.name === options.protocol)) {
         const { flags } = protocol;
         const onNode =
           options.node === undefined

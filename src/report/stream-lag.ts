@@ -27,9 +27,10 @@ export async function streamLags(database: Database, config: MeshConfig, now = D
       const source = recordSource(database.dialect, service, protocol);
       const { processed, failed } = recordStates(protocol, database.dialect);
       const sort = sql.ref(`r.${protocol.sort}`);
+      // The states are tested with CASE, as countRecords does: a flag still NULL makes `not (...)` NULL, not true.
       const { rows } = await sql<{ node: string; oldest: unknown }>`
         select ${source.node} as node, min(${sort}) as oldest from ${source.from}
-        where ${source.node} is not null and not (${processed}) and not (${failed})
+        where ${source.node} is not null and (case when ${processed} then 0 when ${failed} then 0 else 1 end) = 1
         group by ${source.node}`.execute(database.db);
       const byNode = new Map(rows.map((row) => [String(row.node), row.oldest]));
       const nodes = new Set([...config.nodes.filter((n) => Object.hasOwn(n.services, service.name)).map((n) => n.name), ...byNode.keys()]);
