@@ -28,6 +28,8 @@ export const OPTION_TABLE = {
   all: { type: 'boolean', help: 'every node that declares deploy commands' },
   concurrency: { type: 'string', value: 'N', help: 'streams (push, pull) or nodes (deploy) worked at once: 1 to 256' },
   now: { type: 'boolean', help: 'tries a node in back-off at once instead of waiting for its next try' },
+  port: { type: 'string', value: 'PORT', help: 'the port to serve on (0 to 65535; 0 picks a free one)' },
+  host: { type: 'string', value: 'HOST', help: 'the address to bind; a non-loopback one needs WORKMESH_DASHBOARD_TOKEN' },
 } as const satisfies Record<string, OptionSpec>;
 
 export interface OptionSpec {

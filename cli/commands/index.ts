@@ -121,6 +121,21 @@ export const COMMANDS: Command[] = [
     load: async () => (await import('./retry.js')).run,
   },
   {
+    name: 'metrics',
+    summary: 'prints the metrics in Prometheus\' text exposition format (for node_exporter\'s textfile collector)',
+    usage: 'mesh metrics',
+    options: [...DATABASE_OPTIONS],
+    load: async () => (await import('./metrics.js')).run,
+  },
+  {
+    name: 'dashboard',
+    summary: 'serves the web dashboard and /metrics; retries from the page need WORKMESH_DASHBOARD_TOKEN',
+    usage: 'mesh dashboard [--port 4545] [--host 127.0.0.1]',
+    options: ['port', 'host', ...DATABASE_OPTIONS],
+    details: 'Exit status: 130 after SIGINT, 143 after SIGTERM (the way it stops); 2 bad usage, a non-loopback --host without a token.',
+    load: async () => (await import('./dashboard.js')).run,
+  },
+  {
     name: 'run',
     summary: 'assign → push → pull: once (--once, for cron) or every interval until SIGTERM; unplaced entities never stop push and pull',
     usage: 'mesh run --once [--quiet] | --every 60s [--concurrency N]',

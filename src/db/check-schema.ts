@@ -6,7 +6,7 @@ import { SchemaNotReadyError } from './schema-not-ready-error.js';
 
 export { SchemaNotReadyError };
 
-const OWN_TABLES = ['workmesh_state', 'workmesh_lease', 'workmesh_run', 'workmesh_node_health'];
+const OWN_TABLES = ['workmesh_state', 'workmesh_lease', 'workmesh_run', 'workmesh_node_health', 'workmesh_stream_history', 'workmesh_stream_totals'];
 
 /**
  * Checks, before any work, what can only be checked against the database:

@@ -6,6 +6,7 @@ import { backOffSettings, type BackOffSettings } from '../health/back-off.js';
 import { readNodeHealth } from '../health/node-health.js';
 import { recordNodeFailure, recordNodeSuccess } from '../health/record-node-health.js';
 import { finishRun, markAbandonedRuns, startRun } from '../db/run-log.js';
+import { recordStreamHistory } from '../db/stream-history.js';
 import { newLeaseOwner, StreamLeases, streamKey } from '../db/stream-lease.js';
 import type { NodeTransport } from '../nodes/node-transport.js';
 import { TransportPool, type TransportFactory } from '../nodes/transport-pool.js';
@@ -131,6 +132,7 @@ export async function runStage<O extends StreamOutcome>(
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     await recordHealth(db, outcomes, backOff);
     await finishRun(db, runId, rejected || stage.failed(outcomes) ? 'failed' : 'ok', outcomes);
+    await recordStreamHistory(db, runId, stage.name, outcomes);
     if (rejected) throw rejected.reason;
     return outcomes;
   } finally {

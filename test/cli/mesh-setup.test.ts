@@ -59,6 +59,7 @@ for (const dialect of DIALECTS) {
       expect(lines.filter((l) => !l.startsWith('  '))).toEqual([
         'would apply: own migration 0001-own-tables',
         'would apply: own migration 0002-node-health',
+        'would apply: own migration 0003-stream-history',
         'would apply: configured tables: 9 columns, 4 indexes',
       ]);
       const q = dialect.name === 'mysql' ? '`' : '"';
@@ -69,7 +70,7 @@ for (const dialect of DIALECTS) {
       const planned = jsonOf<{ steps: { description: string; sql: string[] }[]; problems: string[]; dryRun: boolean }>(dryJson);
       expect(planned.dryRun).toBe(true);
       expect(planned.problems).toEqual([]);
-      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, dialect.name === 'sqlite' ? 13 : 6]);
+      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, 3, dialect.name === 'sqlite' ? 13 : 6]);
       expect(await tableNames(project.database)).toEqual(['account', 'delivery']);
 
       // Before the real migrate, the other commands say what is missing.
@@ -77,12 +78,13 @@ for (const dialect of DIALECTS) {
       expect(unprepared.code).toBe(2);
       expect(unprepared.stdout).toBe('');
       expect(unprepared.stderr).toMatch(
-        /^mesh: the database is not prepared: missing table workmesh_state, table workmesh_lease, table workmesh_run, table workmesh_node_health, column account\.node_for_micro_emails_timeline, .*; run mesh migrate\n$/,
+        /^mesh: the database is not prepared: missing table workmesh_state, table workmesh_lease, table workmesh_run, table workmesh_node_health, table workmesh_stream_history, table workmesh_stream_totals, column account\.node_for_micro_emails_timeline, .*; run mesh migrate\n$/,
       );
 
       ok(await project.mesh(['migrate', ...paths]));
       expect(await tableNames(project.database)).toEqual([
-        'account', 'delivery', 'workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_node_health', 'workmesh_run', 'workmesh_state',
+        'account', 'delivery', 'workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_node_health', 'workmesh_run', 'workmesh_state', 'workmesh_stream_history',
+        'workmesh_stream_totals',
       ]);
       expect(await project.mesh(['migrate', ...paths])).toEqual({ code: 0, stdout: 'nothing to do: the database is up to date\n', stderr: '' });
     });

@@ -29,7 +29,10 @@ const DELIVERY_FLAGS = [
   'deliveries_pull_error',
 ];
 const PROFILE_FLAGS = ['profiles_push_time', 'profiles_push_success', 'profiles_push_error', 'profiles_push_attempts', 'profiles_push_node'];
-const OWN_TABLES = ['workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_node_health', 'workmesh_run', 'workmesh_state'];
+const OWN_TABLES = [
+  'workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_node_health', 'workmesh_run', 'workmesh_state',
+  'workmesh_stream_history', 'workmesh_stream_totals',
+];
 
 /**
  * The SaaS service with a second protocol on the entity table itself
@@ -87,6 +90,7 @@ for (const dialect of DIALECTS) {
       expect(result.steps.map((s) => s.description)).toEqual([
         'own migration 0001-own-tables',
         'own migration 0002-node-health',
+        'own migration 0003-stream-history',
         'configured tables: 14 columns, 5 indexes',
         'statistics of the tables indexed: account, delivery',
       ]);
@@ -129,7 +133,7 @@ for (const dialect of DIALECTS) {
         [1, null, 0], [2, null, 0], [3, null, 0],
       ]);
       const migrations = await database.db.selectFrom('workmesh_migration').select('name').execute();
-      expect(migrations.map((m) => m.name).sort()).toEqual(['0001-own-tables', '0002-node-health']);
+      expect(migrations.map((m) => m.name).sort()).toEqual(['0001-own-tables', '0002-node-health', '0003-stream-history']);
     });
 
     it('finds nothing to do the second time', async () => {
@@ -156,7 +160,7 @@ for (const dialect of DIALECTS) {
       expect(dry.dryRun).toBe(true);
       expect(dry.problems).toEqual([]);
       const q = dialect.name === 'mysql' ? '`' : '"';
-      const [own, health, configured] = dry.steps;
+      const [own, health, history, configured] = dry.steps;
       expect(own!.description).toBe('own migration 0001-own-tables');
       expect(own!.sql.map((s) => s.split('(')[0]!.trim())).toEqual([
         `create table ${q}workmesh_state${q}`,
@@ -166,6 +170,12 @@ for (const dialect of DIALECTS) {
       ]);
       expect(health!.description).toBe('own migration 0002-node-health');
       expect(health!.sql.map((s) => s.split('(')[0]!.trim())).toEqual([`create table ${q}workmesh_node_health${q}`]);
+      expect(history!.description).toBe('own migration 0003-stream-history');
+      expect(history!.sql.map((s) => s.split('(')[0]!.trim())).toEqual([
+        `create table ${q}workmesh_stream_history${q}`,
+        `create index ${q}workmesh_stream_history_finished_at${q} on ${q}workmesh_stream_history${q}`,
+        `create table ${q}workmesh_stream_totals${q}`,
+      ]);
       expect(configured!.description).toBe('configured tables: 14 columns, 5 indexes');
       const statements = configured!.sql;
       // MySQL and PostgreSQL alter each table once; SQLite adds one column per statement.

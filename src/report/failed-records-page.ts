@@ -1,0 +1,78 @@
+import { sql } from 'kysely';
+import type { MeshConfig } from '../config/mesh-config.js';
+import type { Row } from '../config/service-config.js';
+import type { Database } from '../db/open-database.js';
+import { toCount, toDbBoolean } from '../db/db-values.js';
+import { NODE_ALIAS, recordSource } from '../db/record-source.js';
+import type { FailedRecord } from './failed-records.js';
+import { recordStates } from './record-states.js';
+
+export interface FailedRecordsFilter {
+  service?: string;
+  protocol?: string;
+  node?: string;
+  /** `dead`: given up after maxAttempts (what retry revives); `failed`: every failed record, dead ones included. */
+  state?: 'failed' | 'dead';
+}
+
+export interface FailedRecordsPage {
+  total: number;
+  records: FailedRecord[];
+}
+
+/**
+ * The failed records of a filter, a page at a time: protocol after protocol
+ * in configuration order, oldest first within each, with the total for the
+ * pager. For the dashboard; `mesh failed` lists through failedRecords. Reads only.
+ */
+export async function failedRecordsPage(
+  database: Database,
+  config: MeshConfig,
+  filter: FailedRecordsFilter,
+  page: { offset: number; limit: number },
+): Promise<FailedRecordsPage> {
+  const records: FailedRecord[] = [];
+  let total = 0;
+  let skip = page.offset;
+  for (const service of config.services.filter((s) => filter.service === undefined || s.name === filter.service)) {
+    for (const protocol of service.protocols.filter((p) => filter.protocol === undefined || p.name === filter.protocol)) {
+      const source = recordSource(database.dialect, service, protocol);
+      const { flags } = protocol;
+      const conditions =
+        filter.state === 'dead'
+          ? [sql`r.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(database.dialect, false)}`]
+          : [recordStates(protocol, database.dialect).failed];
+      if (filter.node !== undefined) conditions.push(source.nodeIs(filter.node));
+      const where = sql.join(conditions, sql` and `);
+      const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total from ${source.from} where ${where}`.execute(database.db);
+      const count = toCount(counted[0]?.total);
+      total += count;
+      const wanted = page.limit - records.length;
+      if (skip >= count) {
+        skip -= count;
+        continue;
+      }
+      if (wanted <= 0) continue;
+      const { rows } = await sql<Row>`
+        select ${source.columns} from ${source.from} where ${where}
+        order by ${source.orderBy} limit ${wanted} offset ${skip}`.execute(database.db);
+      skip = 0;
+      for (const row of rows) {
+        const pushSuccess = row[flags.pushSuccess];
+        // FALSE comes back as false (PostgreSQL) or 0 (MySQL, SQLite).
+        const dead = pushSuccess === false || pushSuccess === 0;
+        const pushFailed = pushSuccess === null || pushSuccess === undefined;
+        records.push({
+          service: service.name,
+          protocol: protocol.name,
+          id: row[protocol.id],
+          node: (row[NODE_ALIAS] as string | null) ?? null,
+          state: dead ? 'dead' : pushFailed ? 'push' : 'pull',
+          attempts: Number(row[flags.pushAttempts] ?? 0),
+          error: ((dead || pushFailed ? row[flags.pushError] : row[flags.pullError]) as string | null) ?? null,
+        });
+      }
+    }
+  }
+  return { total, records };
+}
