@@ -7,12 +7,14 @@ import { migrateDatabase } from '../../src/db/migrate-database.js';
 import { startDemoNodes } from '../../src/demo/demo-nodes.js';
 import { packageFile } from '../../src/package-files.js';
 import { writeBenchConfig } from '../bench-config.js';
-import { runMesh } from '../mesh-process.js';
+import { runMeasured } from './measured-child.js';
 import { measureGroups } from './measure-groups.js';
 import type { PeerSystem } from './peer-system.js';
 
 /** Records per push batch and per node processing chunk, the main bench's defaults. */
 const BATCH = 500;
+/** The built CLI, found from the package root so that the tests (running the TypeScript sources) use it too. */
+const MESH = packageFile('dist/cli/mesh.js');
 
 /**
  * workmesh: `mesh push` (every pending record to its entity's kit node), then
@@ -47,11 +49,12 @@ export const workmeshSystem: PeerSystem = {
       if (assigned.assigned !== ctx.entities) throw new Error(`assigned ${assigned.assigned} of ${ctx.entities} entities`);
       await sql`vacuum analyze`.execute(ctx.db.database.db);
       const mesh = async (command: 'push' | 'pull') => {
-        const run = await runMesh({
-          command: [command, '--db', ctx.db.url, '--nodes-config', files.nodes, '--services-config', files.services],
-          env,
-        });
-        const summary = run.summary as Record<string, unknown> | undefined;
+        const run = await runMeasured(
+          MESH,
+          [command, '--db', ctx.db.url, '--nodes-config', files.nodes, '--services-config', files.services, '--json'],
+          env as Record<string, string>,
+        );
+        const summary = parseSummary(run.stdout);
         const moved = Number(summary?.[command === 'push' ? 'pushed' : 'pulled'] ?? NaN);
         if (run.exitCode !== 0 || !Number.isFinite(moved)) throw new Error(`mesh ${command} exited ${run.exitCode}: ${run.stderr.slice(0, 2000)}`);
         return { moved, cpu: run.cpuSeconds };
@@ -80,3 +83,12 @@ export const workmeshSystem: PeerSystem = {
     }
   },
 };
+
+/** The `--json` document a mesh command printed last. */
+function parseSummary(stdout: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(stdout.slice(stdout.startsWith('{') ? 0 : stdout.lastIndexOf('\n{') + 1)) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
