@@ -125,6 +125,10 @@ describe('the kit facing slow clients', () => {
         50,
       ),
     );
+    // Without the key: answered 401 before the body is read, then held only until the request time-out.
+    const keyless = Array.from({ length: 5 }, () =>
+      slowClient(port, `POST ${PUSH} HTTP/1.1\r\nHost: node\r\nContent-Length: 100000\r\n\r\n`, '{"records":[', 50),
+    );
     // Connected, and silent.
     const silent = Array.from({ length: 5 }, () => slowClient(port, '', ' ', 60_000));
 
@@ -132,16 +136,18 @@ describe('the kit facing slow clients', () => {
     expect(answered).toBeGreaterThan(10);
     expect(await client.post(PUSH, { records: [{ id: 1 }] })).toMatchObject({ ok: true });
 
-    await waitFor(() => [...headerDrips, ...slowBodies, ...silent].every((c) => c.closedAfter() !== undefined), 'every slow client dropped');
+    const everyone = [...headerDrips, ...slowBodies, ...keyless, ...silent];
+    await waitFor(() => everyone.every((c) => c.closedAfter() !== undefined), 'every slow client dropped');
     for (const drip of [...headerDrips, ...silent]) {
       // Dropped once the time-out passed (Node checks its connections every quarter of it), never before.
       expect(drip.closedAfter()).toBeGreaterThanOrEqual(HEADERS_MS - 50);
       expect(drip.closedAfter()).toBeLessThan(HEADERS_MS + 3_000);
     }
-    for (const body of slowBodies) {
+    for (const body of [...slowBodies, ...keyless]) {
       expect(body.closedAfter()).toBeGreaterThanOrEqual(REQUEST_MS - 50);
       expect(body.closedAfter()).toBeLessThan(REQUEST_MS + 3_000);
     }
+    for (const body of keyless) expect(body.received()).toMatch(/^HTTP\/1\.1 401 /);
     for (const drip of headerDrips) expect(drip.received()).toMatch(/^HTTP\/1\.1 408 /);
   });
 

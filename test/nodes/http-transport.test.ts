@@ -566,6 +566,7 @@ describe('createHttpTransport', () => {
       expect(answer.ok).toBe(false);
       if (answer.ok) return;
       expect(answer.error).toContain(`cannot read CA file ${join(dir, 'missing.pem')}`);
+      expect(answer).toMatchObject({ failure: 'node', where: 'GET /s' });
     });
   });
 });
