@@ -15,6 +15,8 @@ const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_CONNECTIONS = 256;
+/** How long close() waits for requests in progress before it cuts their connections. */
+const CLOSE_GRACE_MS = 1_000;
 /** The longest delay Node's timers hold. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -64,7 +66,11 @@ export interface MicroNodeAddress {
 export interface MicroNode {
   /** Starts the workers, then listens; `port` 0 (the default) picks a free port. */
   listen(port?: number, host?: string): Promise<MicroNodeAddress>;
-  /** Stops taking requests, lets the record in progress finish, then closes the data file. */
+  /**
+   * Stops taking requests, gives those in progress a second to finish (then
+   * cuts their connections), lets the record in progress finish, then closes
+   * the data file.
+   */
   close(): Promise<void>;
 }
 
@@ -153,7 +159,12 @@ export function createMicroNode(options: MicroNodeOptions): MicroNode {
         if (server.listening) {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
+          // A client still sending (a slow one, or one that never ends) must not hold the shutdown
+          // until its time-out: after a grace period its connection is cut. A push cut so is not
+          // answered, so the master sends it again; one already being stored finishes first.
+          const cut = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
           await closed;
+          clearTimeout(cut);
         }
         await stopped;
         store.close();

@@ -110,9 +110,10 @@ async function handle(props: MicroHandlerProps, req: IncomingMessage, res: Serve
 
 /**
  * Splits a push into the records to store and those the protocol's `validate`
- * refuses. Records already held skip the check (a re-push is a no-op); an id
- * refused once in the batch is refused wherever it repeats, so the answer never
- * lists as rejected a record that was stored.
+ * refuses. Records already held skip the check (a re-push is a no-op). Of an
+ * id repeated in the batch only the first is checked, the one the store would
+ * keep; when it is refused every copy is left out, so the answer never lists
+ * as rejected a record that was stored.
  */
 async function screen(
   store: MicroStore,
@@ -120,11 +121,12 @@ async function screen(
   records: MicroRecord[],
   validate: MicroValidator,
 ): Promise<{ accepted: MicroRecord[]; rejected: MicroRejection[] }> {
-  const held = store.held(protocol, records);
+  const seen = store.held(protocol, records);
   const refused = new Map<string, MicroRejection>();
   for (const record of records) {
     const key = recordKey(record.id);
-    if (held.has(key) || refused.has(key)) continue;
+    if (seen.has(key)) continue;
+    seen.add(key);
     let verdict: MicroValidation;
     try {
       verdict = await validate(record);

@@ -547,11 +547,14 @@ describe('createMicroNode', () => {
       expect(checked).toEqual(['2']);
 
       refuseAll = false;
-      expect(await push(client, [{ id: 5, bad: true }, { id: 5 }, { id: 6 }])).toEqual({
+      checked.length = 0;
+      expect(await push(client, [{ id: 5, bad: true }, { id: 5 }, { id: 6 }, { id: 7 }, { id: 7, bad: true }])).toEqual({
         ok: true,
-        body: { status: 'success', stored: 1, rejected: [{ id: 5, error: 'refused' }] },
+        body: { status: 'success', stored: 2, rejected: [{ id: 5, error: 'refused' }] },
       });
-      await waitFor(async () => (await lastProcessedId(client)) === 6, 'record 6');
+      // Only the first copy of an id is checked: the one the node would keep.
+      expect(checked).toEqual([5, 6, 7]);
+      await waitFor(async () => (await lastProcessedId(client)) === 7, 'records 6 and 7');
       expect(await pull(client, [5])).toEqual([]);
     });
 

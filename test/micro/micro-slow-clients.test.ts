@@ -42,7 +42,14 @@ async function start(options: Partial<MicroNodeOptions> = {}): Promise<{ url: st
   });
   cleanups.push(() => node.close());
   const { url, port } = await node.listen(0);
-  const client = createHttpTransport({ name: 'n', url, apiKey: API_KEY, services: {}, timeoutMs: 5_000, ...(options.tls && { tls: { ca: caFile } }) });
+  const client = createHttpTransport({
+    name: 'n',
+    url,
+    apiKey: API_KEY,
+    services: {},
+    timeoutMs: 5_000,
+    ...(options.tls && { tls: { ca: caFile } }),
+  });
   cleanups.push(() => client.close());
   return { url, port, client };
 }
@@ -120,10 +127,15 @@ describe('the kit facing slow clients', () => {
     const slowBodies = Array.from({ length: 20 }, () =>
       slowClient(
         port,
-        `POST ${PUSH} HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n`,
+        `POST ${PUSH} HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\n` +
+          'Content-Length: 100000\r\n\r\n',
         '{"records":[',
         50,
       ),
+    );
+    // Without the key: answered 401 before the body is read, then held only until the request time-out.
+    const keyless = Array.from({ length: 5 }, () =>
+      slowClient(port, `POST ${PUSH} HTTP/1.1\r\nHost: node\r\nContent-Length: 100000\r\n\r\n`, '{"records":[', 50),
     );
     // Connected, and silent.
     const silent = Array.from({ length: 5 }, () => slowClient(port, '', ' ', 60_000));
@@ -132,16 +144,18 @@ describe('the kit facing slow clients', () => {
     expect(answered).toBeGreaterThan(10);
     expect(await client.post(PUSH, { records: [{ id: 1 }] })).toMatchObject({ ok: true });
 
-    await waitFor(() => [...headerDrips, ...slowBodies, ...silent].every((c) => c.closedAfter() !== undefined), 'every slow client dropped');
+    const everyone = [...headerDrips, ...slowBodies, ...keyless, ...silent];
+    await waitFor(() => everyone.every((c) => c.closedAfter() !== undefined), 'every slow client dropped');
     for (const drip of [...headerDrips, ...silent]) {
       // Dropped once the time-out passed (Node checks its connections every quarter of it), never before.
       expect(drip.closedAfter()).toBeGreaterThanOrEqual(HEADERS_MS - 50);
       expect(drip.closedAfter()).toBeLessThan(HEADERS_MS + 3_000);
     }
-    for (const body of slowBodies) {
+    for (const body of [...slowBodies, ...keyless]) {
       expect(body.closedAfter()).toBeGreaterThanOrEqual(REQUEST_MS - 50);
       expect(body.closedAfter()).toBeLessThan(REQUEST_MS + 3_000);
     }
+    for (const body of keyless) expect(body.received()).toMatch(/^HTTP\/1\.1 401 /);
     for (const drip of headerDrips) expect(drip.received()).toMatch(/^HTTP\/1\.1 408 /);
   });
 
@@ -200,6 +214,30 @@ describe('the kit facing slow clients', () => {
     await waitFor(() => mute.every((c) => c.closedAfter() !== undefined) && dripClosedAt !== undefined, 'the slow TLS clients dropped');
     for (const client of mute) expect(client.closedAfter()).toBeLessThan(HEADERS_MS + 3_000);
     expect(dripClosedAt).toBeLessThan(HEADERS_MS + 3_000);
+  });
+
+  it('closes within seconds while slow clients hold connections, whatever the time-outs', async () => {
+    const node = createMicroNode({
+      apiKey: API_KEY,
+      dataFile: join(tempDir(), 'node.db'),
+      protocols: { deliveries: { process: () => ({ done: true }) } },
+    });
+    let closed = false;
+    cleanups.push(() => (closed ? undefined : node.close()));
+    const { port } = await node.listen(0);
+    const drips = Array.from({ length: 5 }, () => slowClient(port, `POST ${PUSH} HTTP/1.1\r\nHost: node\r\n`, 'X-Pad: aaaaaaaa\r\n', 50));
+    const bodies = Array.from({ length: 5 }, () =>
+      slowClient(port, `POST ${PUSH} HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Length: 100000\r\n\r\n`, '[', 50),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const started = performance.now();
+    await node.close();
+    closed = true;
+
+    // The default time-outs would hold them 10 and 60 s.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    await waitFor(() => [...drips, ...bodies].every((c) => c.closedAfter() !== undefined), 'the slow clients cut');
   });
 
   it('refuses limits it cannot keep', () => {

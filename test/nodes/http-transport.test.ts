@@ -330,6 +330,13 @@ describe('createHttpTransport', () => {
       }
     });
 
+    it('classes a host name that does not resolve as the node\'s failure', async () => {
+      // .invalid never resolves (RFC 2606).
+      const transport = open(nodeConfig('http://no-such-node.invalid:3001', { timeoutMs: 10_000 }));
+
+      expect(await transport.get('/s')).toMatchObject({ ok: false, failure: 'node', where: 'GET /s' });
+    });
+
     it('classes a connection reset as the node\'s failure', async () => {
       const server = await serve((req) => req.socket.destroy());
       const transport = open(nodeConfig(server.url));
@@ -566,6 +573,7 @@ describe('createHttpTransport', () => {
       expect(answer.ok).toBe(false);
       if (answer.ok) return;
       expect(answer.error).toContain(`cannot read CA file ${join(dir, 'missing.pem')}`);
+      expect(answer).toMatchObject({ failure: 'node', where: 'GET /s' });
     });
   });
 });
