@@ -31,7 +31,7 @@ export const NODE = (n: 1 | 2 | 3, caps: Partial<SaasNodeOptions> = {}): SaasNod
   ...caps,
 });
 
-export const NODE_KEYS = ['name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed'];
+export const NODE_KEYS = ['name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed', 'health', 'failingSince', 'lastError', 'nextTryAt'];
 export const SERVICE_KEYS = ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'];
 
 export interface Project {
