@@ -44,7 +44,8 @@ for (const dialect of DIALECTS) {
       const nodes = (wrongKey: boolean): MeshNodeSpec[] =>
         t.nodes.map((n) => ({
           ...n,
-          ...(n.name === 'node3' && { timeoutMs: SLOW_TIMEOUT_MS }),
+          // Short only while the node hangs: on a loaded machine a real answer can take longer once it is back.
+          ...(n.name === 'node3' && wrongKey && { timeoutMs: SLOW_TIMEOUT_MS }),
           ...(n.name === 'node6' && wrongKey && { apiKey: 'not-the-key' }),
         }));
       const spec = { protocol: t.protocol, nodes: nodes(true), batchSize: 5, pull: false };
