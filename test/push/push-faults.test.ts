@@ -19,6 +19,8 @@ import {
   readRecords,
   scrambledRecords,
   SERVICE,
+  spawnMesh,
+  waitUntil,
   writeMeshConfig,
   type MeshNodeSpec,
 } from '../helpers/mesh-fixture.js';
@@ -336,6 +338,27 @@ for (const dialect of DIALECTS) {
       expect(down.pushedIds()).toEqual(idsOnNode(records, 'node2'));
       const healthy = JSON.parse((await mesh(['--nodes', '--json', ...args], env)).stdout) as Record<string, unknown>[];
       expect(healthy[1]).toMatchObject({ name: 'node2', health: 'ok', failingSince: null });
+    });
+
+    it('mesh run names a node that is down, then in back-off, on stderr each cycle, and exits 1', async () => {
+      const t = await newTest(dialect.name, 2);
+      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 5, pull: false };
+      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
+      await insertAccounts(t.database, range(1, 2));
+      await insertRecords(t.database, scrambledRecords({ from: 1, to: 10, accounts: 2 }));
+      await migrateAndAssign(t.database, meshConfig(spec));
+      await t.proxies[1]!.close();
+      const run = spawnMesh(['run', '--every', '1s', ...args], { WORKMESH_BACKOFF_BASE_MS: '600000' });
+      cleanups.push(async () => {
+        if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+      });
+      const stream = `node2 (${SERVICE} ${t.protocol})`;
+      await waitUntil(() => run.stderr().includes(`mesh run: ${stream}: skipped, in back-off until`), 'a second cycle to skip node2', 30_000);
+      run.child.kill('SIGTERM');
+      const exited = await run.done;
+      expect(exited.code).toBe(1);
+      expect(exited.stderr).toContain(`mesh run: ${stream}: unavailable: connect ECONNREFUSED 127.0.0.1:${t.proxies[1]!.port}; next try at `);
+      expect(t.proxies[0]!.pushedIds()).toHaveLength(5);
     });
 
     it("push.fn: an error with failure 'records' is halved down to the record at fault; any other throw is the node's", async () => {
