@@ -11,7 +11,7 @@ export const FAILED_LIST_LIMIT = 100;
 export const COMMANDS: Command[] = [
   {
     name: 'nodes',
-    summary: 'one row per node: name, url, services, entities, weight, pending, failed, processed; --ssh adds health and usage',
+    summary: 'one row per node: name, url, services, entities, weight, pending, failed, processed, health (ok or failing since); --ssh adds reachability and usage',
     usage: 'mesh --nodes [--ssh] [--json]',
     load: async () => (await import('./nodes-report.js')).run,
   },
