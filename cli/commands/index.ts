@@ -18,7 +18,7 @@ const STAGE =
 export const COMMANDS: Command[] = [
   {
     name: 'nodes',
-    summary: 'one row per node and service: load beside the limits, pending, failed, processed (where it was done); --ssh adds health',
+    summary: 'one row per node and service: load beside the limits, pending, failed, processed (where it was done); HEALTH ok or failing since; --ssh adds reachability and usage',
     usage: 'mesh --nodes [--service S] [--node N] [--ssh] [--json]',
     options: ['nodes', 'service', 'node', 'ssh', ...DATABASE_OPTIONS],
     details: 'ENTITIES and WEIGHT read 3/5 for 3 of a limit of 5. A record delivered to a node counts there even after its entity moved.',

@@ -37,7 +37,13 @@ export interface PullContext {
   db: Db;
 }
 
-/** Sends one batch to a node; resolves on success, throws on failure. */
+/**
+ * Sends one batch to a node; resolves on success, throws on failure. A
+ * thrown error is the node's failure (the records stay pending, no attempt
+ * counted, the node backs off) unless it carries `failure: 'records'`: then
+ * the batch is halved down to the record at fault, which alone counts an
+ * attempt (node contract v1.1).
+ */
 export type PushFunction = (records: Row[], node: NodeConfig, ctx: PushContext) => Promise<void>;
 
 /** One entry of a pull answer, as the node sent it. */

@@ -76,8 +76,9 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
         await protocol.push.fn(records, target.node, { service: service.name, protocol: protocol.name, db });
         return { ok: true, rejected: new Map() };
       } catch (error) {
-        // A function's failure is the records' (halved to the one at fault) unless it says it is the node's.
-        const failure: FailureClass = (error as { failure?: unknown } | null)?.failure === 'node' ? 'node' : 'records';
+        // A function's failure is the node's (no record pays for an outage behind it) unless the error says
+        // `failure: 'records'`: then the batch is halved down to the record at fault, as for a 422.
+        const failure: FailureClass = (error as { failure?: unknown } | null)?.failure === 'records' ? 'records' : 'node';
         return { ok: false, error: cleanErrorText(error instanceof Error ? error.message : String(error)), failure };
       }
     }

@@ -131,6 +131,8 @@ export async function runStage<O extends StreamOutcome>(
     const settled = await Promise.allSettled(passes);
     const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     await recordHealth(db, outcomes, backOff);
+    // `reached` only tells recordHealth; it is no part of what the run reports.
+    for (const outcome of outcomes) delete outcome.reached;
     await finishRun(db, runId, rejected || stage.failed(outcomes) ? 'failed' : 'ok', outcomes);
     await recordStreamHistory(db, runId, stage.name, outcomes);
     if (rejected) throw rejected.reason;

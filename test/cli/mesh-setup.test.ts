@@ -8,6 +8,9 @@ const NODE_ROW = { service: SERVICE, maxEntities: null, maxWeight: null, pending
 import { readAssignments, writeConfigFiles } from '../helpers/saas-fixture.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
+/** A node that never failed, as mesh --nodes --json shows its health. */
+const HEALTHY = { health: 'ok', failingSince: null, lastError: null, nextTryAt: null };
+
 const cleanups: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
@@ -31,17 +34,17 @@ for (const dialect of DIALECTS) {
       const table = await project.mesh(['--nodes']);
       ok(table);
       expect(words(table.stdout)).toEqual([
-        ['NAME', 'URL', 'SERVICE', 'ENTITIES', 'WEIGHT', 'PENDING', 'FAILED', 'PROCESSED'],
-        ['node1', 'http://127.0.0.1:3001', SERVICE, '2', '40', '4', '0', '0'],
-        ['node2', 'http://127.0.0.1:3002', SERVICE, '2', '60', '4', '0', '0'],
+        ['NAME', 'URL', 'SERVICE', 'ENTITIES', 'WEIGHT', 'PENDING', 'FAILED', 'PROCESSED', 'HEALTH'],
+        ['node1', 'http://127.0.0.1:3001', SERVICE, '2', '40', '4', '0', '0', 'ok'],
+        ['node2', 'http://127.0.0.1:3002', SERVICE, '2', '60', '4', '0', '0', 'ok'],
       ]);
 
       const json = await project.mesh(['--nodes', '--json']);
       ok(json);
       const rows = jsonOf<Record<string, unknown>[]>(json);
       expect(rows).toEqual([
-        { ...NODE_ROW, name: 'node1', url: 'http://127.0.0.1:3001', services: [SERVICE], entities: 2, weight: 40, pending: 4 },
-        { ...NODE_ROW, name: 'node2', url: 'http://127.0.0.1:3002', services: [SERVICE], entities: 2, weight: 60, pending: 4 },
+        { ...NODE_ROW, ...HEALTHY, name: 'node1', url: 'http://127.0.0.1:3001', services: [SERVICE], entities: 2, weight: 40, pending: 4 },
+        { ...NODE_ROW, ...HEALTHY, name: 'node2', url: 'http://127.0.0.1:3002', services: [SERVICE], entities: 2, weight: 60, pending: 4 },
       ]);
       expect(rows.map((row) => Object.keys(row))).toEqual([NODE_KEYS, NODE_KEYS]);
       expect(await readAssignments(project.database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2' });

@@ -96,20 +96,24 @@ for (const dialect of DIALECTS) {
         {
           name: 'node1', url: 'http://127.0.0.1:3001', services: ['micro.emails.timeline'],
           entities: 2, weight: 16, pending: 3, failed: 2, processed: 3, ...NO_LIMITS,
+          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
         },
         {
           // The URL is shown without its credentials.
           name: 'node2', url: 'https://node2.example.com:8443/', services: ['micro.emails.timeline'],
           entities: 1, weight: 7, pending: 1, failed: 3, processed: 0, ...NO_LIMITS,
+          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
         },
         {
           name: 'node3', url: 'http://127.0.0.1:3003', services: ['micro.emails.timeline'],
           entities: 0, weight: 0, pending: 0, failed: 0, processed: 0, ...NO_LIMITS,
+          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
         },
         {
           // No longer in nodes.config.ts, but still holding account 5.
           name: 'node-old', url: null, services: [],
           entities: 1, weight: 17, pending: 2, failed: 1, processed: 1, ...NO_LIMITS,
+          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
         },
       ]);
     });

@@ -31,8 +31,11 @@ export const NODE = (n: 1 | 2 | 3, caps: Partial<SaasNodeOptions> = {}): SaasNod
   ...caps,
 });
 
-/** cli.md's v1 fields first, then the ones one row per (node, service) added. */
-export const NODE_KEYS = ['name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed', 'service', 'maxEntities', 'maxWeight'];
+/** cli.md's v1 fields first, then the node's health, then the ones one row per (node, service) added. */
+export const NODE_KEYS = [
+  'name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed',
+  'health', 'failingSince', 'lastError', 'nextTryAt', 'service', 'maxEntities', 'maxWeight',
+];
 export const SERVICE_KEYS = ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'];
 
 export interface Project {

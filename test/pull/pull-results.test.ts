@@ -131,8 +131,15 @@ for (const dialect of DIALECTS) {
         failed: 4,
         skipped: 0,
         nodes: [
-          { service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 0, failed: 0, notReady: 0, error: 'HTTP 500: status broke' },
-          { service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 4, failed: 4, notReady: 0, lastProcessedId: expect.any(Number), error: 'HTTP 503: busy' },
+          // Both failures are the node's (node contract v1.1): each node is backed off until its next try.
+          {
+            service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 0, failed: 0, notReady: 0, error: 'HTTP 500: status broke',
+            unavailable: 'HTTP 500: status broke', nextTryAt: expect.any(String),
+          },
+          {
+            service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 4, failed: 4, notReady: 0, lastProcessedId: expect.any(Number), error: 'HTTP 503: busy',
+            unavailable: 'HTTP 503: busy', nextTryAt: expect.any(String),
+          },
         ],
       });
       expect(run.stderr).toContain('node1');

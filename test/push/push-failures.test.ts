@@ -28,7 +28,7 @@ const SLOW_TIMEOUT_MS = 400;
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`push to failing nodes (${dialect.name})`, () => {
-    it('a node that is down, slow, answers non-JSON, 500 or 401 keeps its records pending while the others get all theirs; the next run catches up in order', async () => {
+    it('a node that is down, slow, answers non-JSON, 500 or 401 keeps its records pending, untouched, while the others get all theirs; the next run catches up in order', async () => {
       // node1 and node7 are healthy; node2..node6 fail each in their own way.
       const t = await newTest(dialect.name, 7);
       const [, down, slow, nonJson, failing, refusing] = t.proxies;
@@ -44,7 +44,8 @@ for (const dialect of DIALECTS) {
       const nodes = (wrongKey: boolean): MeshNodeSpec[] =>
         t.nodes.map((n) => ({
           ...n,
-          ...(n.name === 'node3' && { timeoutMs: SLOW_TIMEOUT_MS }),
+          // Short only while the node hangs: on a loaded machine a real answer can take longer once it is back.
+          ...(n.name === 'node3' && wrongKey && { timeoutMs: SLOW_TIMEOUT_MS }),
           ...(n.name === 'node6' && wrongKey && { apiKey: 'not-the-key' }),
         }));
       const spec = { protocol: t.protocol, nodes: nodes(true), batchSize: 5, pull: false };
@@ -62,7 +63,9 @@ for (const dialect of DIALECTS) {
       expect(outcome('node4').error).toBe('HTTP 200: <html><body>Bad gateway</body></html>');
       expect(outcome('node5').error).toBe('HTTP 500: {"status":"error","message":"disk full"}');
       expect(outcome('node6').error).toBe('HTTP 401: {"status":"error","message":"missing or wrong API key"}');
-      expect(first).toMatchObject({ pushed: 40, failed: 25 });
+      // All the node's failures (node contract v1.1): no record failed.
+      expect(first).toMatchObject({ pushed: 40, failed: 0 });
+      for (const node of ['node2', 'node3', 'node4', 'node5', 'node6']) expect(outcome(node).unavailable).toBe(outcome(node).error);
 
       // Healthy nodes got all their records, in order; the failing ones got nothing stored.
       expect(t.proxies[0]!.pushedIds()).toEqual(idsOnNode(records, 'node1'));
@@ -72,9 +75,7 @@ for (const dialect of DIALECTS) {
       for (const proxy of [slow, nonJson, failing, refusing]) expect(proxy!.of('push')).toHaveLength(1);
       let flags = await readFlags(t.database, t.protocol, { pull: false });
       for (const node of ['node2', 'node3', 'node4', 'node5', 'node6']) {
-        const ids = idsOnNode(records, node);
-        for (const id of ids.slice(0, 5)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: outcome(node).error, pushAttempts: 1 });
-        for (const id of ids.slice(5)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+        for (const id of idsOnNode(records, node)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
       }
 
       // Every node is back: the failing ones get all their records, the first batch again first.
@@ -91,11 +92,11 @@ for (const dialect of DIALECTS) {
       flags = await readFlags(t.database, t.protocol, { pull: false });
       for (const node of ['node2', 'node3', 'node4', 'node5', 'node6']) {
         const ids = idsOnNode(records, node);
-        for (const [k, id] of ids.entries()) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pushError: null, pushAttempts: k < 5 ? 2 : 1 });
+        for (const id of ids) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pushError: null, pushAttempts: 1 });
       }
     });
 
-    it('records failing maxAttempts times are dead: counted failed, listed by mesh failed, made pending by mesh retry and sent by the next push', async () => {
+    it('a record rejected maxAttempts times is dead: counted failed, listed by mesh failed, made pending by mesh retry and sent by the next push', async () => {
       const t = await newTest(dialect.name, 2);
       const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 4, maxAttempts: 2, pull: false };
       const config = meshConfig(spec);
@@ -106,59 +107,59 @@ for (const dialect of DIALECTS) {
       await migrateAndAssign(t.database, config);
       const records = await readRecords(t.database);
       const onNode2 = idsOnNode(records, 'node2');
-      const firstBatch = onNode2.slice(0, 4);
-      const error = 'HTTP 500: {"status":"error","message":"disk full"}';
-      t.proxies[1]!.fault = (r) => (r.endpoint === 'push' ? { kind: 'answer', status: 500, body: '{"status":"error","message":"disk full"}' } : undefined);
+      const poison = onNode2[0]!;
+      const body = '{"status":"error","message":"unreadable payload"}';
+      const error = `HTTP 422: ${body}`;
+      t.proxies[1]!.fault = (r) => (r.endpoint === 'push' && r.ids.map(Number).includes(poison) ? { kind: 'answer', status: 422, body } : undefined);
 
-      // Attempt 1, by the command: exit 1, the summary as documented.
+      // Attempt 1, by the command: exit 1, the summary as documented; only the record at fault counts it.
       const run1 = await mesh(['push', '--json', ...args]);
       expect(run1.code).toBe(1);
       const summary1 = JSON.parse(run1.stdout) as Record<string, unknown>;
       expect(Object.keys(summary1).sort()).toEqual(PUSH_SUMMARY_KEYS);
-      expect(summary1).toMatchObject({ pushed: 12, failed: 4 });
+      expect(summary1).toMatchObject({ pushed: 12, failed: 1 });
       expect(summary1.nodes).toEqual([
         { service: SERVICE, protocol: t.protocol, node: 'node1', pushed: 12, failed: 0 },
-        { service: SERVICE, protocol: t.protocol, node: 'node2', pushed: 0, failed: 4, error },
+        { service: SERVICE, protocol: t.protocol, node: 'node2', pushed: 0, failed: 1, error: `record ${poison} rejected: ${error}` },
       ]);
-      expect(run1.stderr).toContain(`node2 (${SERVICE} ${t.protocol}): ${error}`);
+      expect(run1.stderr).toContain(`node2 (${SERVICE} ${t.protocol}): record ${poison} rejected: ${error}`);
       let flags = await readFlags(t.database, t.protocol, { pull: false });
-      for (const id of firstBatch) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: error, pushAttempts: 1 });
+      expect(flags.get(poison)).toMatchObject({ pushSuccess: null, pushError: error, pushAttempts: 1 });
+      for (const id of onNode2.slice(1)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
 
-      // Attempt 2 reaches maxAttempts: dead.
-      expect(await pushRecords(t.database, config)).toMatchObject({ pushed: 0, failed: 4 });
+      // Attempt 2 reaches maxAttempts: dead, and the stream moves on past it.
+      expect(await pushRecords(t.database, config)).toMatchObject({ pushed: 11, failed: 1 });
       flags = await readFlags(t.database, t.protocol, { pull: false });
-      for (const id of firstBatch) expect(flags.get(id)).toMatchObject({ pushSuccess: false, pushError: error, pushAttempts: 2 });
-      for (const id of onNode2.slice(4)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+      expect(flags.get(poison)).toMatchObject({ pushSuccess: false, pushError: error, pushAttempts: 2 });
+      for (const id of onNode2.slice(1)) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pushError: null, pushAttempts: 1 });
       const report = await nodeReport(t.database, config);
-      expect(report.find((r) => r.name === 'node2')).toMatchObject({ failed: 4, pending: 8, processed: 0 });
+      expect(report.find((r) => r.name === 'node2')).toMatchObject({ failed: 1, pending: 0, processed: 11, health: 'ok' });
       expect(report.find((r) => r.name === 'node1')).toMatchObject({ failed: 0, pending: 0, processed: 12 });
 
       const failed = await mesh(['failed', '--json', ...args]);
       expect(failed.code).toBe(0);
-      expect(JSON.parse(failed.stdout)).toEqual(
-        firstBatch.map((id) => ({ service: SERVICE, protocol: t.protocol, id, node: 'node2', state: 'dead', attempts: 2, error })),
-      );
+      expect(JSON.parse(failed.stdout)).toEqual([{ service: SERVICE, protocol: t.protocol, id: poison, node: 'node2', state: 'dead', attempts: 2, error }]);
 
       const retry = await mesh(['retry', '--json', ...args]);
       expect(retry.code).toBe(0);
-      expect(JSON.parse(retry.stdout)).toEqual([{ service: SERVICE, protocol: t.protocol, revived: 4 }]);
+      expect(JSON.parse(retry.stdout)).toEqual([{ service: SERVICE, protocol: t.protocol, revived: 1 }]);
       flags = await readFlags(t.database, t.protocol, { pull: false });
-      for (const id of firstBatch) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+      expect(flags.get(poison)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
 
-      // The node is back: the revived records go first, then the rest, in order; exit 0.
+      // The node accepts it now: the revived record is sent (after the newer ones, as a retried dead record is); exit 0.
       t.proxies[1]!.fault = undefined;
       const run3 = await mesh(['push', '--json', ...args]);
       expect(run3.code).toBe(0);
       expect(JSON.parse(run3.stdout)).toEqual({
-        pushed: 12,
+        pushed: 1,
         failed: 0,
         skipped: 0,
         nodes: [
           { service: SERVICE, protocol: t.protocol, node: 'node1', pushed: 0, failed: 0 },
-          { service: SERVICE, protocol: t.protocol, node: 'node2', pushed: 12, failed: 0 },
+          { service: SERVICE, protocol: t.protocol, node: 'node2', pushed: 1, failed: 0 },
         ],
       });
-      expect(t.proxies[1]!.pushedIds()).toEqual(onNode2);
+      expect(t.proxies[1]!.pushedIds()).toEqual([...onNode2.slice(1), poison]);
       expect(t.proxies[0]!.pushedIds()).toEqual(idsOnNode(records, 'node1'));
       flags = await readFlags(t.database, t.protocol, { pull: false });
       expect([...flags.values()].every((f) => f.pushSuccess === true && f.pushError === null)).toBe(true);

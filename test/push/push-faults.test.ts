@@ -19,6 +19,8 @@ import {
   readRecords,
   scrambledRecords,
   SERVICE,
+  spawnMesh,
+  waitUntil,
   writeMeshConfig,
   type MeshNodeSpec,
 } from '../helpers/mesh-fixture.js';
@@ -95,17 +97,18 @@ for (const dialect of DIALECTS) {
         const outcome = summary.nodes.find((n) => n.node === node)!;
         const ids = idsOnNode(records, node);
         if (node === 'node1') {
-          expect(outcome, JSON.stringify(outcome)).toMatchObject({ pushed: 10, failed: 0, reached: true });
-          expect(health.get(node)).toMatchObject({ failingSince: null, failures: 0, nextTryAt: null });
+          expect(outcome, JSON.stringify(outcome)).toMatchObject({ pushed: 10, failed: 0 });
+          expect(health.get(node)).toMatchObject({ failingSince: null, failures: 0, nextTryAt: null, lastSuccessAt: expect.any(Number) });
         } else if (recordsClass.has(node)) {
           // Halved down to the first record (5 → 3 → 2 → 1): it alone counts an attempt; the stream stops there.
           const error = `HTTP ${(faults[i] as { status: number }).status}: ${REJECTION}`;
-          expect(outcome, node).toMatchObject({ pushed: 0, failed: 1, reached: true });
+          expect(outcome, node).toMatchObject({ pushed: 0, failed: 1 });
           expect(outcome.unavailable, node).toBeUndefined();
           expect(proxy.of('push').map((r) => r.ids.length), node).toEqual([5, 3, 2, 1]);
           expect(flags.get(ids[0]!), node).toMatchObject({ pushSuccess: null, pushError: error, pushAttempts: 1 });
           for (const id of ids.slice(1)) expect(flags.get(id), node).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
-          expect(health.get(node)?.failingSince ?? null, node).toBeNull();
+          // Reachable: its success is recorded.
+          expect(health.get(node), node).toMatchObject({ failingSince: null, failures: 0, lastSuccessAt: expect.any(Number) });
         } else {
           const error = errors[node]!;
           expect(outcome, node).toMatchObject({ pushed: 0, failed: 0, unavailable: error, error });
@@ -169,9 +172,10 @@ for (const dialect of DIALECTS) {
         expect(node1).toMatchObject({ pushed: run === 1 ? 200 : run === 2 ? 0 : 299, failed: 1 });
         expect(node1.unavailable).toBeUndefined();
         expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: run === 1 ? 500 : 0, failed: 0 });
-        // About log2(batch) requests to isolate it: never more than ceil(log2(500)) + 2 before it is dead.
+        // About log2(batch) requests to isolate it: the batch, then one half per level down to the record alone
+        // (500 → 250 → 125 → … → 1: 10 requests); once it is dead, the halves after it (9 more).
         const requests = proxy.of('push').length - mark;
-        expect(requests).toBeLessThanOrEqual(run === 3 ? 11 + 9 : 11);
+        expect(requests).toBe(run === 3 ? 10 + 9 : 10);
         mark = proxy.of('push').length;
         const flags = await readFlags(t.database, t.protocol, { pull: false });
         expect(flags.get(poison)).toMatchObject({ pushSuccess: run === 3 ? false : null, pushError: error, pushAttempts: run });
@@ -203,7 +207,7 @@ for (const dialect of DIALECTS) {
 
       const first = await pushRecords(t.database, config, { backOff: LONG_BACK_OFF });
       const node1 = first.nodes.find((n) => n.node === 'node1')!;
-      expect(node1).toMatchObject({ pushed: 4, failed: 1, reached: true });
+      expect(node1).toMatchObject({ pushed: 4, failed: 1 });
       expect(t.proxies[0]!.of('push').map((r) => r.ids.map(Number))).toEqual([onNode1.slice(0, 5)]);
       let flags = await readFlags(t.database, t.protocol, { pull: false });
       // NUL and the escape character are stored as spaces.
@@ -337,6 +341,59 @@ for (const dialect of DIALECTS) {
       expect(healthy[1]).toMatchObject({ name: 'node2', health: 'ok', failingSince: null });
     });
 
+    it('mesh run names a node that is down, then in back-off, on stderr each cycle, and exits 1', async () => {
+      const t = await newTest(dialect.name, 2);
+      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 5, pull: false };
+      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
+      await insertAccounts(t.database, range(1, 2));
+      await insertRecords(t.database, scrambledRecords({ from: 1, to: 10, accounts: 2 }));
+      await migrateAndAssign(t.database, meshConfig(spec));
+      await t.proxies[1]!.close();
+      const run = spawnMesh(['run', '--every', '1s', ...args], { WORKMESH_BACKOFF_BASE_MS: '600000' });
+      cleanups.push(async () => {
+        if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+      });
+      const stream = `node2 (${SERVICE} ${t.protocol})`;
+      await waitUntil(() => run.stderr().includes(`mesh run: ${stream}: skipped, in back-off until`), 'a second cycle to skip node2', 30_000);
+      run.child.kill('SIGTERM');
+      const exited = await run.done;
+      expect(exited.code).toBe(1);
+      expect(exited.stderr).toContain(`mesh run: ${stream}: unavailable: connect ECONNREFUSED 127.0.0.1:${t.proxies[1]!.port}; next try at `);
+      expect(t.proxies[0]!.pushedIds()).toHaveLength(5);
+    });
+
+    it("push.fn: an error with failure 'records' is halved down to the record at fault; any other throw is the node's", async () => {
+      const t = await newTest(dialect.name, 2);
+      let poison = -1;
+      const calls: number[][] = [];
+      const config = meshConfig({ protocol: t.protocol, nodes: t.nodes, batchSize: 8, maxAttempts: 5, pull: false }, (objects) => {
+        objects.services[0]!.protocols[0]!.push = {
+          fn: async (records, node) => {
+            const ids = records.map((r) => Number(r.id));
+            if (node.name === 'node2') throw new Error('downstream queue unreachable');
+            calls.push(ids);
+            if (ids.includes(poison)) throw Object.assign(new Error(`record ${poison} is malformed`), { failure: 'records' });
+          },
+        };
+      });
+      await insertAccounts(t.database, range(1, 2));
+      await insertRecords(t.database, scrambledRecords({ from: 1, to: 32, accounts: 2 }));
+      await migrateAndAssign(t.database, config);
+      const records = await readRecords(t.database);
+      const onNode1 = idsOnNode(records, 'node1');
+      poison = onNode1[5]!;
+
+      const summary = await pushRecords(t.database, config, { backOff: LONG_BACK_OFF });
+      expect(summary.nodes.find((n) => n.node === 'node1')).toMatchObject({ pushed: 5, failed: 1 });
+      expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 0, failed: 0, unavailable: 'downstream queue unreachable' });
+      // 8 → 4 (accepted) → the second half's halves: 2 (poison in it) → 1 (the record before it) → 1 (the poison).
+      expect(calls).toEqual([onNode1.slice(0, 8), onNode1.slice(0, 4), onNode1.slice(4, 6), [onNode1[4]!], [poison]]);
+      const flags = await readFlags(t.database, t.protocol, { pull: false });
+      expect(flags.get(poison)).toMatchObject({ pushSuccess: null, pushError: `record ${poison} is malformed`, pushAttempts: 1 });
+      for (const id of onNode1.slice(0, 5)) expect(flags.get(id)).toMatchObject({ pushSuccess: true });
+      for (const id of [...onNode1.slice(6), ...idsOnNode(records, 'node2')]) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushAttempts: 0 });
+    });
+
     it('pull: a status call failing by the node backs it off; a successful one resets it', async () => {
       const t = await newTest(dialect.name, 1);
       const config = meshConfig({ protocol: t.protocol, nodes: t.nodes, batchSize: 5 });
@@ -350,7 +407,7 @@ for (const dialect of DIALECTS) {
       expect(await healthOf(t.database, 'node1')).toMatchObject({ failures: 1, lastError: 'HTTP 502: bad gateway' });
       t.proxies[0]!.fault = undefined;
       const ok = await pullRecords(t.database, config, { backOff: LONG_BACK_OFF, now: true });
-      expect(ok.nodes[0]).toMatchObject({ reached: true });
+      expect(ok.nodes[0]!.unavailable).toBeUndefined();
       expect(await healthOf(t.database, 'node1')).toMatchObject({ failingSince: null, failures: 0 });
     });
   });

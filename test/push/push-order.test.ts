@@ -86,8 +86,10 @@ for (const dialect of DIALECTS) {
       t.proxies[0]!.fault = undefined;
       const node1 = first.nodes.find((n) => n.node === 'node1')!;
       const node2 = first.nodes.find((n) => n.node === 'node2')!;
-      expect(node1).toMatchObject({ pushed: 10, failed: 5 });
+      // A lost answer is the node's failure: no flag written, no attempt counted.
+      expect(node1).toMatchObject({ pushed: 10, failed: 0 });
       expect(node1.error).toMatch(/\S/);
+      expect(node1.unavailable).toBe(node1.error);
       expect(node2).toMatchObject({ pushed: 30, failed: 0 });
       expect(node2.error).toBeUndefined();
 
@@ -96,7 +98,7 @@ for (const dialect of DIALECTS) {
       // The node did store the batch whose answer was lost.
       expect(readNodeStore(t.backends[0]!.dataFile, t.protocol).map((r) => r.id)).toEqual(onNode1.slice(0, 15));
       let flags = await readFlags(t.database, t.protocol);
-      for (const id of lost) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: node1.error, pushAttempts: 1 });
+      for (const id of lost) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
       // The stream stopped at the failed batch: nothing after it was tried.
       for (const id of onNode1.slice(15)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
 
@@ -124,7 +126,7 @@ for (const dialect of DIALECTS) {
         for (const stored of readNodeStore(backend.dataFile, t.protocol)) {
           expect(flags.get(stored.id)).toMatchObject({ pushSuccess: true, pullSuccess: true, resultHash: stored.result!.hash });
         }
-        expect(idsOnNode(records, `node${i + 1}`).every((id) => flags.get(id)!.pushAttempts === (lost.includes(id) ? 2 : 1))).toBe(true);
+        expect(idsOnNode(records, `node${i + 1}`).every((id) => flags.get(id)!.pushAttempts === 1)).toBe(true);
       }
     });
 
@@ -204,7 +206,7 @@ for (const dialect of DIALECTS) {
       expect([...flags].filter(([, f]) => f.pullSuccess !== true).map(([id]) => id)).toEqual([]);
     });
 
-    it('push.fn receives each batch, without flags, and the node; a throw fails the batch with its message', async () => {
+    it("push.fn receives each batch, without flags, and the node; a throw is the node's failure: the stream stops, no flag written", async () => {
       const t = await newTest(dialect.name, 2);
       const calls: { records: Row[]; node: NodeConfig; ctx: PushContext }[] = [];
       const config = meshConfig({ protocol: t.protocol, nodes: t.nodes, batchSize: 3, pull: false }, (objects) => {
@@ -223,7 +225,7 @@ for (const dialect of DIALECTS) {
 
       const summary = await pushRecords(t.database, config);
       expect(summary.nodes.find((n) => n.node === 'node1')).toMatchObject({ pushed: 16, failed: 0 });
-      expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 3, failed: 3, error: 'queue is full' });
+      expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 3, failed: 0, error: 'queue is full', unavailable: 'queue is full' });
       // The function replaces HTTP: no node was called.
       expect(t.proxies.flatMap((p) => p.requests)).toEqual([]);
 
@@ -246,8 +248,7 @@ for (const dialect of DIALECTS) {
       expect(calls.filter((c) => c.node.name === 'node2').flatMap((c) => c.records.map((r) => r.id))).toEqual(node2.slice(0, 6));
       const flags = await readFlags(t.database, t.protocol, { pull: false });
       for (const id of node2.slice(0, 3)) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pushAttempts: 1 });
-      for (const id of node2.slice(3, 6)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: 'queue is full', pushAttempts: 1 });
-      for (const id of node2.slice(6)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+      for (const id of node2.slice(3)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
     });
   });
 }
