@@ -57,6 +57,7 @@ for (const dialect of DIALECTS) {
         'would apply: own migration 0001-own-tables',
         'would apply: own migration 0002-node-health',
         'would apply: configured tables: 9 columns, 4 indexes',
+        'would apply: statistics of the tables indexed: account, delivery',
       ]);
       const q = dialect.name === 'mysql' ? '`' : '"';
       expect(lines).toContain(`  create index ${q}wm_delivery_id_account${q} on ${q}delivery${q} (${q}id_account${q});`);
@@ -66,7 +67,7 @@ for (const dialect of DIALECTS) {
       const planned = jsonOf<{ steps: { description: string; sql: string[] }[]; problems: string[]; dryRun: boolean }>(dryJson);
       expect(planned.dryRun).toBe(true);
       expect(planned.problems).toEqual([]);
-      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, dialect.name === 'sqlite' ? 13 : 6]);
+      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, dialect.name === 'sqlite' ? 13 : 6, 2]);
       expect(await tableNames(project.database)).toEqual(['account', 'delivery']);
 
       // Before the real migrate, the other commands say what is missing.
