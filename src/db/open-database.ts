@@ -1,6 +1,7 @@
 import { Kysely, MysqlDialect, PostgresDialect, sql, type Dialect } from 'kysely';
 import type { Db } from '../config/service-config.js';
-import { exactTime, parseMysqlTime } from './exact-time.js';
+import { exactTime } from './exact-time.js';
+import { withExactTimes } from './mysql-exact-times.js';
 import { withExactIntegers } from './sqlite-exact-integers.js';
 import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
 import { withStatementCache } from './sqlite-statement-cache.js';
@@ -65,17 +66,18 @@ async function createDialect(target: DatabaseTarget): Promise<Dialect> {
     case 'mysql': {
       const { createPool } = await import('mysql2');
       return new MysqlDialect({
-        pool: createPool({
-          uri: target.url.href,
-          connectionLimit: 8,
-          // Dates come back as Date objects in UTC; 64-bit integers as strings when they do not fit a number.
-          timezone: 'Z',
-          supportBigNumbers: true,
-          bigNumberStrings: false,
-          dateStrings: false,
-          // DATETIME(6) and TIMESTAMP(6) keep their microseconds (exact-time.ts); mysql2's own Dates stop at the millisecond.
-          typeCast: (field, next) => (field.type === 'DATETIME' || field.type === 'TIMESTAMP' ? parseMysqlTime(field.string()) : next()),
-        }),
+        // Dates come back as Date objects in UTC, exact to the microsecond (mysql-exact-times.ts: read as
+        // text, then parsed); 64-bit integers as strings when they do not fit a number.
+        pool: withExactTimes(
+          createPool({
+            uri: target.url.href,
+            connectionLimit: 8,
+            timezone: 'Z',
+            supportBigNumbers: true,
+            bigNumberStrings: false,
+            dateStrings: ['DATETIME', 'TIMESTAMP'],
+          }),
+        ),
       });
     }
     case 'postgres': {

@@ -61,6 +61,11 @@ export interface RecordSource {
    * `sort is not null`, or `(sort, id) > (?, ?)`.
    */
   inPhase(phase: KeysetPhase, cursor: Cursor | null): RawBuilder<unknown>;
+  /**
+   * After the cursor in the whole order (NULL sorts first), as one condition: for a filter. An ordered pass
+   * reads by phase (inPhase), which the planners take as an index range; this `or` they may not.
+   */
+  after(cursor: Cursor): RawBuilder<unknown>;
   /** At or before the cursor in the order above (NULL sorts first). */
   notAfter(cursor: Cursor): RawBuilder<unknown>;
   orderBy: RawBuilder<unknown>;
@@ -98,6 +103,16 @@ export function recordSource(
     else if (dialect === 'mysql') from = sql`${records} straight_join ${sql.table(entity.table)} e on ${on}`;
     else from = sql`${records} join ${sql.table(entity.table)} e on ${on}`;
   }
+  const inPhase = (phase: KeysetPhase, c: Cursor | null): RawBuilder<unknown> => {
+    if (phase === 'nulls') return c === null ? sql`${sort} is null` : sql`${sort} is null and ${id} > ${c.id}`;
+    if (c === null || phaseAfter(c) === 'nulls') return sql`${sort} is not null`;
+    // MySQL reads `sort >= ?` as the range and filters the rest; the others take row values as a range.
+    // Neither form matches a NULL sort.
+    return dialect === 'mysql'
+      ? sql`${sort} >= ${c.sort} and (${sort} > ${c.sort} or ${id} > ${c.id})`
+      : sql`(${sort}, ${id}) > (${c.sort}, ${c.id})`;
+  };
+
   return {
     columns: sql`r.*, ${node} as ${sql.ref(NODE_ALIAS)}, ${sortText} as ${sql.ref(SORT_ALIAS)}`,
     keyColumns: sql`${id}, ${node} as ${sql.ref(NODE_ALIAS)}, ${sortText} as ${sql.ref(SORT_ALIAS)}`,
@@ -109,15 +124,8 @@ export function recordSource(
       nodeOf === 'entity'
         ? sql`${entityNode} = ${name}`
         : sql`(r.${sql.ref(protocol.flags.pushNode)} = ${name} or (r.${sql.ref(protocol.flags.pushNode)} is null and ${entityNode} = ${name}))`,
-    inPhase: (phase, c) => {
-      if (phase === 'nulls') return c === null ? sql`${sort} is null` : sql`${sort} is null and ${id} > ${c.id}`;
-      if (c === null || phaseAfter(c) === 'nulls') return sql`${sort} is not null`;
-      // MySQL reads `sort >= ?` as the range and filters the rest; the others take row values as a range.
-      // Neither form matches a NULL sort.
-      return dialect === 'mysql'
-        ? sql`${sort} >= ${c.sort} and (${sort} > ${c.sort} or ${id} > ${c.id})`
-        : sql`(${sort}, ${id}) > (${c.sort}, ${c.id})`;
-    },
+    inPhase,
+    after: (c) => (phaseAfter(c) === 'nulls' ? sql`(${inPhase('nulls', c)} or ${sort} is not null)` : inPhase('sorted', c)),
     notAfter: (c) => {
       if (phaseAfter(c) === 'nulls') return sql`(${sort} is null and ${id} <= ${c.id})`;
       const sorted =

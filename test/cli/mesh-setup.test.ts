@@ -64,6 +64,7 @@ for (const dialect of DIALECTS) {
         'would apply: own migration 0002-node-health',
         'would apply: own migration 0003-stream-history',
         'would apply: configured tables: 9 columns, 4 indexes',
+        'would apply: statistics of the tables indexed: account, delivery',
       ]);
       const q = dialect.name === 'mysql' ? '`' : '"';
       expect(lines).toContain(`  create index ${q}wm_delivery_id_account${q} on ${q}delivery${q} (${q}id_account${q});`);
@@ -73,7 +74,7 @@ for (const dialect of DIALECTS) {
       const planned = jsonOf<{ steps: { description: string; sql: string[] }[]; problems: string[]; dryRun: boolean }>(dryJson);
       expect(planned.dryRun).toBe(true);
       expect(planned.problems).toEqual([]);
-      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, 3, dialect.name === 'sqlite' ? 13 : 6]);
+      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, 3, dialect.name === 'sqlite' ? 13 : 6, 2]);
       expect(await tableNames(project.database)).toEqual(['account', 'delivery']);
 
       // Before the real migrate, the other commands say what is missing.

@@ -73,13 +73,13 @@ describe('mesh without a database', () => {
     expect(fromEnv).toEqual({ code: 2, stdout: '', stderr: `mesh: database URL is malformed; expected ${FORMS}\n` });
   });
 
-  it.skipIf(TEST_SERVER_URLS.mysql === undefined)('a wrong database password fails without echoing it', async () => {
+  it.skipIf(TEST_SERVER_URLS.mysql === undefined)('a wrong database password is exit 2 naming the database, without echoing the password', async () => {
     const url = new URL(TEST_SERVER_URLS.mysql!);
     url.password = 'pw-Secret-5';
     const run = await runMesh(['--nodes', '--db', url.href, ...paths]);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^mesh: Access denied for user/);
+    expect(run.stderr).toMatch(/^mesh: cannot connect to the database mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/test: Access denied for user/);
     expect(run.stderr).not.toContain('pw-Secret-5');
   });
 });

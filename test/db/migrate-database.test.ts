@@ -69,10 +69,6 @@ async function indexesOf(database: Database, table: string): Promise<string[]> {
   return (schema?.indexes ?? []).map((columns) => columns.join(',')).sort();
 }
 
-const NULLABLE_SORT =
-  'service "micro.emails.timeline" protocol "deliveries": sort column "delivery.create_time" is nullable; ' +
-  'records with a NULL sort are pushed and pulled first, as the oldest, in id order';
-
 const EXPECTED_TYPES = {
   sqlite: { time: 'text', boolean: 'integer', text: 'text', counter: 'integer', node: 'varchar(191)' },
   mysql: { time: 'datetime', boolean: 'tinyint', text: 'text', counter: 'int', node: 'varchar' },
@@ -143,10 +139,10 @@ for (const dialect of DIALECTS) {
       const indexesBefore = await indexesOf(database, 'delivery');
 
       const again = await migrateDatabase(database, config, { dryRun: false });
-      expect(again).toEqual({ steps: [], problems: [], warnings: [NULLABLE_SORT], dryRun: false });
+      expect(again).toEqual({ steps: [], problems: [], warnings: [], dryRun: false });
       expect(await indexesOf(database, 'delivery')).toEqual(indexesBefore);
       const dryAgain = await migrateDatabase(database, config, { dryRun: true });
-      expect(dryAgain).toEqual({ steps: [], problems: [], warnings: [NULLABLE_SORT], dryRun: true });
+      expect(dryAgain).toEqual({ steps: [], problems: [], warnings: [], dryRun: true });
     });
 
     it('in a dry run returns the SQL and writes nothing', async () => {

@@ -66,14 +66,18 @@ for (const { name: dialect, available } of DIALECTS) {
       await sql`alter table delivery add column deliveries_push_success varchar(5)`.execute(database.db);
       await sql`alter table delivery add column deliveries_push_error text not null default ''`.execute(database.db);
       await sql`alter table delivery add column short_hash varchar(20)`.execute(database.db);
-      const config = configWith((s) => (s.protocols[0]!.pull!.columns = { hash: 'short_hash' }));
+      await sql`alter table delivery add column sent_time varchar(30)`.execute(database.db);
+      const config = configWith((s) => {
+        s.protocols[0]!.pull!.columns = { hash: 'short_hash' };
+        s.protocols[0]!.sort = 'sent_time';
+      });
       const result = await migrateDatabase(database, config, { dryRun: false });
       expect(result.problems).toEqual([
         ...(dialect === 'sqlite' ? [] : [`${WHO}: column "delivery.deliveries_push_success" is of type varchar, which cannot hold a true/false flag`]),
         `${WHO}: column "delivery.deliveries_push_error" is NOT NULL; mesh needs NULL there (not set yet, pending)`,
       ]);
       expect(result.warnings).toEqual([
-        `${WHO}: sort column "delivery.create_time" is nullable; records with a NULL sort are pushed and pulled first, as the oldest, in id order`,
+        `${WHO}: sort column "delivery.sent_time" is nullable; records with a NULL sort are pushed and pulled first, as the oldest, in id order`,
         `${WHO}: pull.columns.hash: column "delivery.short_hash" holds at most 20 characters (varchar(20)); a longer result fails its batch`,
       ]);
       expect(await tables(database)).toEqual(['account', 'delivery']);
@@ -129,6 +133,8 @@ describe('mesh migrate', () => {
     const test = await openTestDatabase('sqlite');
     cleanups.push(test.cleanup);
     await createSaasSchema(test.database);
+    await sql`drop table delivery`.execute(test.database.db);
+    await sql`create table delivery (id integer primary key, id_account integer not null, create_time text, result_hash varchar(64))`.execute(test.database.db);
     const dir = mkdtempSync(join(tmpdir(), 'workmesh-migrate-'));
     const { nodesConfig, servicesConfig } = writeConfigFiles(dir, { nodes: [NODE(1)] });
     const run = await runMesh(['migrate', '--nodes-config', nodesConfig, '--services-config', servicesConfig, '--db', test.url]);

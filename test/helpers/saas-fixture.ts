@@ -56,7 +56,8 @@ export async function createSaasSchema(database: Database): Promise<void> {
     .createTable('delivery')
     .addColumn('id', 'integer', (col) => col.primaryKey())
     .addColumn('id_account', 'integer', (col) => col.notNull())
-    .addColumn('create_time', TIME_TYPES[database.dialect])
+    // NOT NULL, as a real create time is: `mesh migrate` warns of a nullable sort column.
+    .addColumn('create_time', TIME_TYPES[database.dialect], (col) => col.notNull())
     .addColumn('subject', 'varchar(200)')
     .addColumn('result_hash', 'varchar(64)')
     .execute();

@@ -132,6 +132,10 @@ for (const dialect of DIALECTS) {
       const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
       await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }), pull);
       await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }, 'sorted'), pull);
+      // Each node bounded by its last processed record (NULL sorts count as before it: the bound is a filter, not the range).
+      const bounded = new Map<string, Cursor | null>(NODES.map((n) => [n, middle]));
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: bounded, limit: BATCH }, 'sorted'), pull);
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: bounded, limit: BATCH }), { ...pull, rangeOn: protocol.sort });
       await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: BATCH }), { ...pull, rangeOn: protocol.sort });
     });
   });
