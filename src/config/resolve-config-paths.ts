@@ -27,20 +27,22 @@ export function resolveConfigPaths(nodes: NodeConfig[], baseDir: string): { node
     }
   };
   const resolved = nodes.map((node, i) => {
+    // Run alongside the other checks, so a node may still be malformed here: only well-formed paths are looked at.
+    if (node === null || typeof node !== 'object') return node;
     const copy: NodeConfig = { ...node };
-    if (node.tls?.ca !== undefined) {
+    if (node.tls !== null && typeof node.tls === 'object' && typeof node.tls.ca === 'string' && node.tls.ca !== '') {
       const ca = absolute(node.tls.ca);
       readable(ca, `nodes[${i}].tls.ca`, 'CA file');
       copy.tls = { ...node.tls, ca };
     }
-    if (node.ssh !== undefined) {
+    if (node.ssh !== null && typeof node.ssh === 'object') {
       const ssh = { ...node.ssh };
-      if (ssh.privateKeyPath !== undefined) {
+      if (typeof ssh.privateKeyPath === 'string' && ssh.privateKeyPath !== '') {
         ssh.privateKeyPath = absolute(ssh.privateKeyPath);
         readable(ssh.privateKeyPath, `nodes[${i}].ssh.privateKeyPath`, 'private key');
       }
       // May not exist yet: trust on first use creates it.
-      if (ssh.knownHosts !== undefined) ssh.knownHosts = absolute(ssh.knownHosts);
+      if (typeof ssh.knownHosts === 'string' && ssh.knownHosts !== '') ssh.knownHosts = absolute(ssh.knownHosts);
       copy.ssh = ssh;
     }
     return copy;

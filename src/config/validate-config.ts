@@ -129,7 +129,7 @@ export function validateConfig(nodesInput: unknown, servicesInput: unknown, opti
   const { services, declared, placed } = validateServices(check, servicesInput);
   let nodes = validateNodes(check, nodesInput, declared);
   for (const problem of checkColumnUse(placed)) check.add(problem.path, problem.message);
-  if (options.baseDir !== undefined && check.problems.length === 0) {
+  if (options.baseDir !== undefined) {
     const resolved = resolveConfigPaths(nodes, options.baseDir);
     for (const problem of resolved.problems) check.add(problem.path, problem.message);
     nodes = resolved.nodes;

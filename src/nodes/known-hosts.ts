@@ -12,9 +12,10 @@ import { dirname } from 'node:path';
  * `@cert-authority` lines skipped (no certificates here).
  */
 
-/** The name a host has in known_hosts: `host` on port 22, `[host]:port` on any other. */
+/** The name a host has in known_hosts: `host` on port 22, `[host]:port` on any other, lower case as ssh writes it. */
 export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const name = host.toLowerCase();
+  return port === 22 ? name : `[${name}]:${port}`;
 }
 
 /** `SHA256:<base64 without padding>` of a key blob, the form `ssh-keygen -lf` prints. */

@@ -226,3 +226,15 @@ describe('validateConfig: file paths resolved against the config folder and chec
     ]);
   });
 });
+
+describe('validateConfig: every problem at once', () => {
+  it('reports a missing CA file together with the other problems', () => {
+    const config = valid();
+    config.nodes[0]!.tls = { ca: '/nonexistent/ca.pem' };
+    config.nodes[0]!.timeoutMs = 3_000_000_000;
+    config.services[0]!.protocols[0]!.pull.columns = { acct: 'id_account' };
+    const result = validateConfig(config.nodes, config.services, { baseDir: '/' });
+    if (result.ok) throw new Error('expected problems');
+    expect(result.problems.map((p) => p.path)).toEqual(['nodes[0].timeoutMs', 'services[0].protocols[0].pull.columns.acct', 'nodes[0].tls.ca']);
+  });
+});
