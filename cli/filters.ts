@@ -24,7 +24,8 @@ export function checkedFilters(ctx: CommandContext, config: MeshConfig): Filters
     const services = service === undefined ? config.services : [requireService(config, service)];
     const names = services.flatMap((s) => s.protocols.map((p) => p.name));
     if (!names.includes(protocol)) {
-      throw new UnknownNameError(`unknown protocol "${protocol}"${service === undefined ? '' : ` in ${service}`}; services.config.ts declares: ${[...new Set(names)].join(', ')}`);
+      const where = service === undefined ? '' : ` in ${service}`;
+      throw new UnknownNameError(`unknown protocol "${protocol}"${where}; services.config.ts declares: ${[...new Set(names)].join(', ')}`);
     }
     filters.protocol = protocol;
   }

@@ -48,7 +48,8 @@ export class Output {
     if (this.quiet) return;
     const cells = rows.map((row) => row.map((cell) => (cell === null ? '-' : String(cell))));
     const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => (row[i] ?? '').length)));
-    const numeric = columns.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number'));
+    // Numbers, and loads beside their limit (`3/5`), are right-aligned.
+    const numeric = columns.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number' || /^\d+\/\d+$/.test(String(row[i]))));
     const format = (row: string[]) =>
       row
         .map((cell, i) => (numeric[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))

@@ -1,8 +1,7 @@
 import { sql } from 'kysely';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
-import { toDbBoolean } from '../db/db-values.js';
-import { toCount } from '../db/db-values.js';
+import { toCount, toDbBoolean } from '../db/db-values.js';
 
 /** Work that sits on a node name nodes.config.ts no longer declares (renamed or removed). */
 export interface UnknownNode {

@@ -34,7 +34,9 @@ export async function renameNode(
     throw new MoveRefused(`unknown node "${to}": rename it in nodes.config.ts first (it declares: ${declared.join(', ') || 'none'})`);
   }
   if (declared.includes(from)) {
-    throw new MoveRefused(`node "${from}" is still in nodes.config.ts: a rename is for a name nodes.config.ts no longer has; to move its entities use mesh drain --node ${from}`);
+    throw new MoveRefused(
+      `node "${from}" is still in nodes.config.ts: a rename is for a name nodes.config.ts no longer has; to move its entities use mesh drain --node ${from}`,
+    );
   }
   const result: RenameNodeResult = { from, to, dryRun, entities: [], records: [] };
   const work = async (db: Database['db']) => {
@@ -48,7 +50,9 @@ export async function renameNode(
           `node "${to}" does not run ${service.name}, whose ${entities} entities are on "${from}": add the service to ${to} in nodes.config.ts, or use mesh drain --node ${from}`,
         );
       }
-      if (!dryRun && entities > 0) await sql`update ${sql.table(entity.table)} set ${sql.ref(entity.node)} = ${to} where ${where}`.execute(db);
+      if (!dryRun && entities > 0) {
+        await sql`update ${sql.table(entity.table)} set ${sql.ref(entity.node)} = ${to} where ${where}`.execute(db);
+      }
       result.entities.push({ service: service.name, entities });
       for (const protocol of service.protocols) {
         const pushNode = sql.ref(protocol.flags.pushNode);

@@ -60,7 +60,7 @@ for (const dialect of DIALECTS) {
         expect(run.stderr, args.join(' ')).toMatch(stderr);
       }
       expect(await snapshot(project.database)).toEqual(before);
-    });
+    }, 300_000);
 
     it('each --dry-run says what would change, as a table and as JSON, and writes nothing', async () => {
       const project = await newProject(dialect.name, { accounts: 4, recordsPerAccount: 2 }, cleanups);

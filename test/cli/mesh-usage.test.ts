@@ -34,6 +34,27 @@ describe('mesh without a database', () => {
     expect(noCommand.stdout).toBe(run.stdout);
   });
 
+  it('each command\'s --help shows its usage, its own options and its exit status', async () => {
+    const commands: [string[], string, string[]][] = [
+      [['--nodes'], 'mesh --nodes', ['--service S', '--node N', '--ssh', '--db URL']],
+      [['assign'], 'mesh assign', ['--dry-run', '--quiet', 'Exit status:']],
+      [['reassign'], 'mesh reassign', ['--to NODE', '--repush', '--dry-run', '1 refused because no node can take it', 'Exit status:']],
+      [['rename-node'], 'mesh rename-node', ['--from NODE', '--to NODE', '--dry-run']],
+      [['push'], 'mesh push', ['--concurrency N', '--now', '--quiet', '130 after SIGINT, 143 after SIGTERM']],
+      [['pull'], 'mesh pull', ['--now', '130 after SIGINT, 143 after SIGTERM']],
+      [['run'], 'mesh run', ['--once', '--every DURATION', 'at most 596h', '130 after SIGINT, 143 after SIGTERM']],
+      [['retry'], 'mesh retry', ['--protocol P', '--entity ID', '--dry-run']],
+    ];
+    for (const [words, usage, shown] of commands) {
+      const run = await runMesh([...words, '--help']);
+      ok(run);
+      expect(run.stdout.startsWith(`Usage: ${usage}`)).toBe(true);
+      for (const text of [...shown, '--json', '--help']) expect(run.stdout, `${usage}: ${text}`).toContain(text);
+    }
+    // An option the command does not take is not listed: push has no --dry-run.
+    expect((await runMesh(['push', '--help'])).stdout).not.toContain('--dry-run');
+  });
+
   it('an unknown command exits 2', async () => {
     expect(await runMesh(['frobnicate'])).toEqual({ code: 2, stdout: '', stderr: 'mesh: unknown command "frobnicate"; see mesh --help\n' });
     const unknownOption = await runMesh(['assign', '--frobnicate']);

@@ -223,7 +223,7 @@ for (const dialect of DIALECTS) {
         new MoveRefused('service micro.emails.timeline, entity 2: entity 2 is already on node1'),
       );
       await expect(reassignEntity(database.db, config, serviceOf(config), '2', { to: 'node9', repush: false })).rejects.toThrow(
-        'service micro.emails.timeline, entity 2: node node9 does not run this service',
+        new MoveRefused('unknown node "node9"; nodes.config.ts declares: node1, node2, node3'),
       );
       await expect(reassignEntity(database.db, config, serviceOf(config), '42', { repush: false })).rejects.toThrow(
         'service micro.emails.timeline: no entity 42 in table account',
