@@ -26,8 +26,8 @@ describe('a service\'s failover', () => {
     };
     expect(problems(true)).toEqual([{ path: 'services[0].failover', message: 'must be an object' }]);
     expect(problems({})).toEqual([{ path: 'services[0].failover.afterMs', message: 'required' }]);
-    expect(problems({ afterMs: 0 })).toEqual([{ path: 'services[0].failover.afterMs', message: 'must be an integer >= 1' }]);
-    expect(problems({ afterMs: '10m' })).toEqual([{ path: 'services[0].failover.afterMs', message: 'must be an integer >= 1' }]);
+    expect(problems({ afterMs: 0 })).toEqual([{ path: 'services[0].failover.afterMs', message: 'must be an integer from 1 to 2147483647' }]);
+    expect(problems({ afterMs: '10m' })).toEqual([{ path: 'services[0].failover.afterMs', message: 'must be an integer from 1 to 2147483647' }]);
     expect(problems({ afterMs: 1_000, after: 5 })).toEqual([
       { path: 'services[0].failover.after', message: 'unknown key (expected one of: afterMs)' },
     ]);

@@ -90,7 +90,7 @@ for (const dialect of DIALECTS) {
         'configured tables: 14 columns, 5 indexes',
         'statistics of the tables indexed: account, delivery',
       ]);
-      expect(result.steps[3]!.sql).toEqual(
+      expect(result.steps[4]!.sql).toEqual(
         dialect.name === 'mysql' ? ['analyze table `account`', 'analyze table `delivery`'] : ['analyze "account"', 'analyze "delivery"'],
       );
       expect(await tableNames(database)).toEqual(['account', 'delivery', ...OWN_TABLES]);
