@@ -48,9 +48,9 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     props.targets.map(async (target) => {
       const status = await props.requests.add(() => target.transport.get(pull.statusPath));
       if (!status.ok) {
-        target.outcome.error = status.error;
+        target.outcome.error = status.where === undefined ? status.error : `${status.where}: ${status.error}`;
         // The node's fault (node contract v1.1): runStage backs it off.
-        if (status.failure === 'node') target.outcome.unavailable = status.error;
+        if (status.failure === 'node') target.outcome.unavailable = target.outcome.error;
         return;
       }
       target.outcome.reached = true;
@@ -92,18 +92,20 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       );
       const at = new Date();
       const event = { stage: 'pull' as const, service: service.name, protocol: protocol.name, node: nodeName };
-      const fail = async (error: string): Promise<false> => {
+      /** `where`: the request that failed, named in the stream's error (a person reads it) but not in the flags. */
+      const fail = async (error: string, where?: string): Promise<false> => {
         const flagged = await markPullRequestFailed(db, dialect, guard, protocol, ids, at, error);
         target.outcome.failed += flagged;
         countSkipped(target.outcome, ids.length - flagged);
-        target.outcome.error = cleanErrorText(error);
+        target.outcome.error = cleanErrorText(where === undefined ? error : `${where}: ${error}`);
         props.onBatch?.({ ...event, records: ids.length, ok: false, error: cleanErrorText(error) });
         return false;
       };
       if (!answer.ok) {
         // The node's fault (node contract v1.1): runStage backs it off.
-        if (answer.failure === 'node') target.outcome.unavailable = answer.error;
-        return fail(answer.error);
+        const failed = await fail(answer.error, answer.where);
+        if (answer.failure === 'node') target.outcome.unavailable = target.outcome.error;
+        return failed;
       }
       target.outcome.reached = true;
       let stored: StoredPull;

@@ -36,7 +36,8 @@ interface Item {
   attempts: number;
 }
 
-type Answer = { ok: true; rejected: Map<string, string> } | { ok: false; error: string; failure: FailureClass };
+/** `where`: the request that failed (`POST /api/…`), for the texts a person reads; the flags keep `error` alone. */
+type Answer = { ok: true; rejected: Map<string, string> } | { ok: false; error: string; failure: FailureClass; where?: string };
 
 /**
  * How a part of a batch went: `clean` accepted whole at the first request;
@@ -83,7 +84,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       }
     }
     const answer = await target.transport.post(protocol.push.path!, { service: service.name, protocol: protocol.name, records });
-    if (!answer.ok) return { ok: false, error: cleanErrorText(answer.error), failure: answer.failure };
+    if (!answer.ok) return { ok: false, error: cleanErrorText(answer.error), failure: answer.failure, ...(answer.where !== undefined && { where: answer.where }) };
     const rejected = readRejected(answer.body.rejected, records.map((r) => r[protocol.id]), target.node.name);
     if (!rejected.ok) return { ok: false, error: cleanErrorText(rejected.error), failure: 'node' };
     return { ok: true, rejected: new Map(rejected.rejected.map((r) => [String(r.id), cleanErrorText(r.error)])) };
@@ -149,8 +150,9 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
         return (await flagRejected(target, rejected, at)) ? 'stop' : 'isolated';
       }
       if (answer.failure === 'node') {
-        target.outcome.unavailable = answer.error;
-        target.outcome.error = answer.error;
+        const said = answer.where === undefined ? answer.error : `${answer.where}: ${answer.error}`;
+        target.outcome.unavailable = said;
+        target.outcome.error = said;
         event(target.node.name, 0, answer.error);
         return 'stop';
       }

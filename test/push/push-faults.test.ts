@@ -13,6 +13,7 @@ import {
   mesh,
   meshConfig,
   migrateAndAssign,
+  protocolPaths,
   range,
   readFlags,
   readNodeStore,
@@ -110,7 +111,8 @@ for (const dialect of DIALECTS) {
           // Reachable: its success is recorded.
           expect(health.get(node), node).toMatchObject({ failingSince: null, failures: 0, lastSuccessAt: expect.any(Number) });
         } else {
-          const error = errors[node]!;
+          // The stream's error names the request; the flags would keep the contract's text alone (none is written).
+          const error = `POST ${protocolPaths(t.protocol).push}: ${errors[node]!}`;
           expect(outcome, node).toMatchObject({ pushed: 0, failed: 0, unavailable: error, error });
           expect(Date.parse(outcome.nextTryAt!), node).toBeGreaterThan(before);
           // One request (none for a closed port), no flag, no attempt.
@@ -254,7 +256,7 @@ for (const dialect of DIALECTS) {
       };
 
       const first = await run();
-      expect(first.nodes[0]).toMatchObject({ unavailable: 'HTTP 503: maintenance' });
+      expect(first.nodes[0]).toMatchObject({ unavailable: `POST ${protocolPaths(t.protocol).push}: HTTP 503: maintenance` });
       const h1 = (await healthOf(t.database, 'node1'))!;
       expect(h1.failures).toBe(1);
       expect(h1.nextTryAt! - h1.failingSince!).toBeGreaterThanOrEqual(3_000 - 50);
@@ -301,7 +303,7 @@ for (const dialect of DIALECTS) {
       const records = await readRecords(t.database);
       const down = t.proxies[1]!;
       await down.close();
-      const refused = `connect ECONNREFUSED 127.0.0.1:${down.port}`;
+      const refused = `POST ${protocolPaths(t.protocol).push}: connect ECONNREFUSED 127.0.0.1:${down.port}`;
       const stream = `node2 (${SERVICE} ${t.protocol})`;
 
       const first = await mesh(['push', '--json', ...args], env);
