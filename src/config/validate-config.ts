@@ -391,7 +391,7 @@ function validatePull(check: Checker, pull: unknown, path: string): void {
   check.knownKeys(pull, path, ['statusPath', 'path', 'columns', 'fn', 'sweepAfterMs']);
   check.urlPath(pull, 'statusPath', path);
   check.urlPath(pull, 'path', path);
-  check.number(pull, 'sweepAfterMs', path, { integer: true, min: 0 });
+  check.number(pull, 'sweepAfterMs', path, { integer: true, min: 0, max: MAX_TIMER_MS });
   if (pull.columns !== undefined && pull.fn !== undefined) check.add(path, 'set columns or fn, not both');
   if (pull.fn !== undefined && typeof pull.fn !== 'function') check.add(`${path}.fn`, 'must be a function');
   if (pull.columns !== undefined && check.object(pull.columns, `${path}.columns`)) {

@@ -10,7 +10,7 @@ import { toDbBoolean } from './db-values.js';
  * effect must win: an unguarded `WHERE id IN (...)` would overwrite it
  * (a re-pushed record flagged delivered to the node it left, a result taken
  * from the wrong node). The conditions name the protocol's table unaliased,
- * as an UPDATE sees it.
+ * as an UPDATE sees it, each in parentheses.
  */
 
 /**
@@ -26,7 +26,7 @@ import { toDbBoolean } from './db-values.js';
 export function entityOnNode(dialect: DialectName | 'unlocked', service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
   const { entity } = service;
   const table = sql.table(protocol.table);
-  if (protocol.entityRef === undefined) return sql`${table}.${sql.ref(entity.node)} = ${node}`;
+  if (protocol.entityRef === undefined) return sql`(${table}.${sql.ref(entity.node)} = ${node})`;
   const lock = dialect === 'postgres' ? sql` for share` : sql``;
   return sql`exists (select 1 from ${sql.table(entity.table)} e
     where e.${sql.ref(entity.id)} = ${table}.${sql.ref(protocol.entityRef)} and e.${sql.ref(entity.node)} = ${node}${lock})`;
@@ -35,7 +35,7 @@ export function entityOnNode(dialect: DialectName | 'unlocked', service: Resolve
 /** Still pending (push_success NULL: not delivered, not dead) and its entity still on the node the batch went to. */
 export function stillPendingFor(dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
   const table = sql.table(protocol.table);
-  return sql`${table}.${sql.ref(protocol.flags.pushSuccess)} is null and ${entityOnNode(dialect, service, protocol, node)}`;
+  return sql`(${table}.${sql.ref(protocol.flags.pushSuccess)} is null and ${entityOnNode(dialect, service, protocol, node)})`;
 }
 
 /**
@@ -48,9 +48,9 @@ export function stillDeliveredTo(dialect: DialectName, service: ResolvedService,
   const table = sql.table(protocol.table);
   const { flags } = protocol;
   const pushNode = sql`${table}.${sql.ref(flags.pushNode)}`;
-  return sql`${table}.${sql.ref(flags.pullSuccess)} is null
+  return sql`(${table}.${sql.ref(flags.pullSuccess)} is null
     and ${table}.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)}
-    and (${pushNode} = ${node} or (${pushNode} is null and ${entityOnNode(dialect, service, protocol, node)}))`;
+    and (${pushNode} = ${node} or (${pushNode} is null and ${entityOnNode(dialect, service, protocol, node)})))`;
 }
 
 /** Rows an UPDATE changed, as each driver reports it (mysql2 reports the rows matched: it sets FOUND_ROWS). */

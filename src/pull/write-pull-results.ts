@@ -107,7 +107,9 @@ export async function storePullResults(
   const flagColumns = [flags.pullSuccess, flags.pullTime, flags.pullError];
   // A result column that is a flag column is written first and then overwritten by the flags, as two UPDATEs in this order do.
   const overlaps = columns.some(([, column]) => flagColumns.includes(column));
-  if (answered.succeeded.length > 0 && (pull.fn !== undefined || overlaps)) {
+  // Selected and locked first (SQLite: the transaction holds the write lock from its start): the later UPDATEs need no guard.
+  const preselected = answered.succeeded.length > 0 && (pull.fn !== undefined || overlaps);
+  if (preselected) {
     const lock = dialect === 'sqlite' ? sql`` : sql` for update`;
     const { rows } = await sql<Row>`
       select ${id} from ${table} where ${id} in (${sql.join(ids(answered.succeeded))}) and ${still}${lock}`.execute(trx);
@@ -178,10 +180,10 @@ export async function storePullResults(
         throw new PullFunctionError(error);
       }
     }
-    // After the select above the guard holds already (locked rows; SQLite has one writer): it stays for the plain path.
+    // Unguarded after the select: a result written into pull_success above must not make its own flags skip.
     const result = await sql`
       update ${table} set ${sql.join([...resultsSet, ...flagsSet], sql`, `)}
-      where ${id} in (${sql.join(ids(batch.succeeded))}) and ${still}`.execute(trx);
+      where ${id} in (${sql.join(ids(batch.succeeded))}) and ${preselected ? sql`1 = 1` : still}`.execute(trx);
     pulled = rowsChanged(result);
   }
   const failed = await storePullFailures(trx, dialect, guard, protocol, batch, at);

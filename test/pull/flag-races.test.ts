@@ -11,6 +11,7 @@ import {
   mesh,
   meshConfig,
   migrateAndAssign,
+  range,
   readFlags,
   readNodeStore,
   readRecords,
@@ -173,6 +174,43 @@ for (const dialect of DIALECTS) {
       expect(ids.filter((r) => !askedNode2.has(r.id))).toEqual([]);
       const flags = await readFlags(t.database, t.protocol);
       for (const flag of flags.values()) expect(flag).toMatchObject({ pushSuccess: true, pullSuccess: true, resultHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    });
+
+    it('13.2: with pull.fn, the function sees only the records still delivered to the node answering', async () => {
+      const t = await newTest(dialect.name, 2);
+      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 20 };
+      const seen: number[] = [];
+      const config = meshConfig(spec, (objects) => {
+        const pull = objects.services[0]!.protocols[0]!.pull!;
+        objects.services[0]!.protocols[0]!.pull = {
+          statusPath: pull.statusPath,
+          path: pull.path,
+          fn: async (records) => {
+            seen.push(...records.map((r) => Number(r.id)));
+          },
+        };
+      });
+      await insertAccounts(t.database, [1, 2]);
+      const ids = recordsOf(1, 1, 20).concat(recordsOf(2, 21, 20));
+      await insertRecords(t.database, ids);
+      await migrateAndAssign(t.database, config);
+      const { pushRecords } = await import('../../src/push/push-records.js');
+      const { pullRecords } = await import('../../src/pull/pull-records.js');
+      expect(await pushRecords(t.database, config)).toMatchObject({ pushed: 40 });
+      await waitProcessed(t, 0, range(1, 20));
+      await waitProcessed(t, 1, range(21, 40));
+      const { service } = serviceOf(config);
+
+      const gate = holdAnswers(t.proxies[0]!, 'pull');
+      const pulling = pullRecords(t.database, config);
+      await t.proxies[0]!.waitFor((rs) => rs.some((r) => r.endpoint === 'pull' && r.forwarded), 'the pull from node1');
+      await reassignEntity(t.database.db, config, service, '1', { to: 'node2', repush: true });
+      gate.release();
+      const summary = await pulling;
+      expect(summary).toMatchObject({ pulled: 20, skipped: 20 });
+      expect(seen.sort((a, b) => a - b)).toEqual(range(21, 40));
+      const flags = await readFlags(t.database, t.protocol);
+      for (const id of range(1, 20)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pullSuccess: null });
     });
 
     it('13.3: records resent after a lost acknowledgement together with a late commit are pulled in the next run', async () => {
