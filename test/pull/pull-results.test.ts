@@ -12,6 +12,7 @@ import {
   mesh,
   meshConfig,
   migrateAndAssign,
+  protocolPaths,
   NODE_COLUMN,
   range,
   readFlags,
@@ -133,8 +134,8 @@ for (const dialect of DIALECTS) {
         nodes: [
           // Both failures are the node's (node contract v1.1): each node is backed off until its next try.
           {
-            service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 0, failed: 0, notReady: 0, error: 'HTTP 500: status broke',
-            unavailable: 'HTTP 500: status broke', nextTryAt: expect.any(String),
+            service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 0, failed: 0, notReady: 0, error: `GET ${protocolPaths(t.protocol).status}: HTTP 500: status broke`,
+            unavailable: `GET ${protocolPaths(t.protocol).status}: HTTP 500: status broke`, nextTryAt: expect.any(String),
           },
           {
             service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 4, failed: 4, notReady: 0, lastProcessedId: expect.any(Number), error: 'HTTP 503: busy',

@@ -8,6 +8,7 @@ import {
   mesh,
   meshConfig,
   migrateAndAssign,
+  protocolPaths,
   range,
   readFlags,
   readNodeStore,
@@ -58,11 +59,13 @@ for (const dialect of DIALECTS) {
       const outcome = (node: string) => first.nodes.find((n) => n.node === node)!;
       for (const node of ['node1', 'node7']) expect(outcome(node)).toMatchObject({ pushed: 20, failed: 0 });
       for (const node of ['node1', 'node7']) expect(outcome(node).error).toBeUndefined();
-      expect(outcome('node2').error).toBe(`connect ECONNREFUSED 127.0.0.1:${down!.port}`);
-      expect(outcome('node3').error).toBe(`timed out after ${SLOW_TIMEOUT_MS} ms`);
-      expect(outcome('node4').error).toBe('HTTP 200: <html><body>Bad gateway</body></html>');
-      expect(outcome('node5').error).toBe('HTTP 500: {"status":"error","message":"disk full"}');
-      expect(outcome('node6').error).toBe('HTTP 401: {"status":"error","message":"missing or wrong API key"}');
+      // A stream's error names the request that failed (the flags would keep the contract's text alone).
+      const push = `POST ${protocolPaths(t.protocol).push}`;
+      expect(outcome('node2').error).toBe(`${push}: connect ECONNREFUSED 127.0.0.1:${down!.port}`);
+      expect(outcome('node3').error).toBe(`${push}: timed out after ${SLOW_TIMEOUT_MS} ms`);
+      expect(outcome('node4').error).toBe(`${push}: HTTP 200: <html><body>Bad gateway</body></html>`);
+      expect(outcome('node5').error).toBe(`${push}: HTTP 500: {"status":"error","message":"disk full"}`);
+      expect(outcome('node6').error).toBe(`${push}: HTTP 401: {"status":"error","message":"missing or wrong API key"}`);
       // All the node's failures (node contract v1.1): no record failed.
       expect(first).toMatchObject({ pushed: 40, failed: 0 });
       for (const node of ['node2', 'node3', 'node4', 'node5', 'node6']) expect(outcome(node).unavailable).toBe(outcome(node).error);

@@ -263,7 +263,7 @@ for (const dialect of DIALECTS) {
       // At once again, by this master and by another one: skipped, no request.
       for (const master of [t.database, second]) {
         const skipped = await run(master);
-        expect(skipped.nodes[0]!.skipped).toBe(`in back-off until ${new Date(h1.nextTryAt!).toISOString()}: HTTP 503: maintenance`);
+        expect(skipped.nodes[0]!.skipped).toBe(`in back-off until ${new Date(h1.nextTryAt!).toISOString()}: POST ${protocolPaths(t.protocol).push}: HTTP 503: maintenance`);
         expect(skipped.nodes[0]!.nextTryAt).toBe(new Date(h1.nextTryAt!).toISOString());
       }
       expect(proxy.of('push')).toHaveLength(1);
@@ -273,7 +273,7 @@ for (const dialect of DIALECTS) {
       await run(second);
       expect(proxy.of('push')).toHaveLength(2);
       const h2 = (await healthOf(t.database, 'node1'))!;
-      expect(h2).toMatchObject({ failures: 2, failingSince: h1.failingSince, lastError: 'HTTP 503: maintenance' });
+      expect(h2).toMatchObject({ failures: 2, failingSince: h1.failingSince, lastError: `POST ${protocolPaths(t.protocol).push}: HTTP 503: maintenance` });
       expect(h2.nextTryAt! - proxy.of('push')[1]!.receivedAt).toBeGreaterThanOrEqual(6_000 - 100);
 
       // Two masters recording a failure at the same moment both count.
@@ -359,8 +359,9 @@ for (const dialect of DIALECTS) {
       await waitUntil(() => run.stderr().includes(`mesh run: ${stream}: skipped, in back-off until`), 'a second cycle to skip node2', 30_000);
       run.child.kill('SIGTERM');
       const exited = await run.done;
-      expect(exited.code).toBe(1);
-      expect(exited.stderr).toContain(`mesh run: ${stream}: unavailable: connect ECONNREFUSED 127.0.0.1:${t.proxies[1]!.port}; next try at `);
+      // Stopped by SIGTERM: 143, as cli.md v1.1 says (a node down alone would be 1).
+      expect(exited.code).toBe(143);
+      expect(exited.stderr).toContain(`mesh run: ${stream}: unavailable: POST ${protocolPaths(t.protocol).push}: connect ECONNREFUSED 127.0.0.1:${t.proxies[1]!.port}; next try at `);
       expect(t.proxies[0]!.pushedIds()).toHaveLength(5);
     });
 
@@ -405,8 +406,9 @@ for (const dialect of DIALECTS) {
       await pushRecords(t.database, config);
       t.proxies[0]!.fault = (r) => (r.endpoint === 'status' ? { kind: 'answer', status: 502, body: 'bad gateway' } : undefined);
       const failed = await pullRecords(t.database, config, { backOff: LONG_BACK_OFF });
-      expect(failed.nodes[0]).toMatchObject({ unavailable: 'HTTP 502: bad gateway', nextTryAt: expect.any(String) });
-      expect(await healthOf(t.database, 'node1')).toMatchObject({ failures: 1, lastError: 'HTTP 502: bad gateway' });
+      const badGateway = `GET ${protocolPaths(t.protocol).status}: HTTP 502: bad gateway`;
+      expect(failed.nodes[0]).toMatchObject({ unavailable: badGateway, nextTryAt: expect.any(String) });
+      expect(await healthOf(t.database, 'node1')).toMatchObject({ failures: 1, lastError: badGateway });
       t.proxies[0]!.fault = undefined;
       const ok = await pullRecords(t.database, config, { backOff: LONG_BACK_OFF, now: true });
       expect(ok.nodes[0]!.unavailable).toBeUndefined();
