@@ -200,7 +200,9 @@ for (const dialect of DIALECTS) {
       const project = await newProject(dialect.name, { accounts: 4, recordsPerAccount: 2 }, cleanups);
       project.configure({ nodes: [NODE(1, { maxEntities: 3 }), NODE(2, { maxEntities: 4, maxWeight: 10 })] });
       ok(await project.mesh(['migrate']));
-      ok(await project.mesh(['assign']));
+      // --quiet: the work is done, stdout stays empty.
+      expect(await project.mesh(['assign', '--quiet'])).toEqual({ code: 0, stdout: '', stderr: '' });
+      expect(await readAssignments(project.database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2' });
       // Account 1's deliveries 1 and 5 were processed on node1; then node1 is drained and account 1 sits on node2.
       await setRecordFlags(project.database, DELIVERIES, [1, 5], { pushSuccess: true, pushAttempts: 1, pushNode: 'node1', pullSuccess: true });
       ok(await project.mesh(['drain', '--node', 'node1']));
