@@ -51,7 +51,9 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  const failures: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => failures.push(error));
+  if (failures.length > 0) throw failures[0];
 });
 
 interface Setup {
@@ -113,17 +115,21 @@ async function startDashboard(args: string[], env: Record<string, string>): Prom
   return { url, process: child };
 }
 
-async function openPage(url: string): Promise<Page> {
+async function openPage(url: string, query = ''): Promise<Page> {
   const context = await browser!.newContext({ viewport: { width: 1280, height: 860 } });
   cleanups.push(() => context.close());
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() === 404) errors.push(`404 ${response.url()}`);
+  });
   page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
+    // A refused action's 401 is logged by Chromium as a failed load: expected, the page shows it.
+    if (message.type() === 'error' && !/^Failed to load resource: .* 40[134]/.test(message.text())) errors.push(message.text());
   });
   cleanups.push(async () => expect(errors).toEqual([]));
-  await page.goto(`${url}?refresh=${REFRESH_MS}#/overview`);
+  await page.goto(`${url}?refresh=${REFRESH_MS}${query}#/overview`);
   return page;
 }
 
@@ -268,6 +274,50 @@ for (const dialect of DIALECTS) {
       }, 'the selected records pending');
       await page.click('#retry-all-dead');
       await waitUntil(async () => [...(await readFlags(saas.database, PROTOCOL)).values()].every((f) => f.pushSuccess !== false), 'no dead record left');
+    }, 240_000);
+
+    it('the node view, the entity lookup and the runs show what the database holds, paged', async () => {
+      const { saas, args } = await setUp(dialect.name);
+      const { url } = await startDashboard(args, {});
+      const page = await openPage(url, '&pageSize=2');
+      await page.click('#nodes tr[data-node="node1"] a');
+      await page.waitForSelector('#streams tr td[data-field="pending"]');
+      const cli = (await cliNodes(args)).find((n) => n.name === 'node1')!;
+      const stream = await page.$$eval('#streams tr td[data-field]', (cells) => cells.map((c) => Number((c.textContent ?? '').replace(/,/g, ''))));
+      expect(stream).toEqual([cli.pending, cli.failed, cli.processed]);
+      const history = await saas.database.db.selectFrom('workmesh_stream_history').select('node').where('node', '=', 'node1').execute();
+      expect(await page.locator('#node-runs tr').count()).toBe(1 + Math.min(20, history.length));
+      // Round-robin: accounts 1, 3, 5 on node1, two a page here.
+      const entities = async () => page.$$eval('#entities tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+      expect(await entities()).toEqual(['1', '3']);
+      expect(await page.textContent('[data-field="page"]')).toBe('page 1 of 2 (3)');
+      await page.click('.pager button:text("next")');
+      await page.waitForFunction(() => (globalThis as unknown as { location: { hash: string } }).location.hash.includes('offset=2'));
+      await page.waitForSelector('[data-field="page"]:text-is("page 2 of 2 (3)")');
+      expect(await entities()).toEqual(['5']);
+      await page.goto(`${url}?refresh=${REFRESH_MS}&pageSize=50#/node/node1`);
+      await page.waitForSelector('#entities tr td');
+
+      // The entity lookup from the node's entity list: account 3's records, 14 of them, in pages of 50.
+      await page.click('#entities a:text-is("3")');
+      await page.waitForSelector('#entity-records tr td');
+      const status = await mesh(['status', '--service', 'micro.emails.timeline', '--entity', '3', '--json', ...args]);
+      ok(status);
+      const expected = (JSON.parse(status.stdout) as { protocols: { pending: number; failed: number; processed: number }[] }).protocols[0]!;
+      const counts = await page.$$eval('#entity-protocols tr td[data-field]', (cells) => cells.map((c) => Number(c.textContent)));
+      expect(counts).toEqual([expected.pending, expected.failed, expected.processed]);
+      const states = await page.$$eval('#entity-records tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+      expect(states.filter((s) => s === 'processed').length).toBe(expected.processed);
+      expect(states.filter((s) => s === 'pending').length).toBe(expected.pending);
+
+      // Runs: every push and pull the setup ran, newest first.
+      await page.click('nav a[data-view="runs"]');
+      await page.waitForSelector('#runs tr td');
+      const shown = await page.$$eval('#runs tr', (rows) => rows.slice(1).map((r) => r.children[1]?.textContent));
+      const logged = await saas.database.db.selectFrom('workmesh_run').select('command').orderBy('started_at', 'desc').execute();
+      expect(shown).toEqual(logged.map((r) => r.command));
+      expect(shown).toContain('push');
+      expect(shown).toContain('pull');
     }, 240_000);
 
     it('refuses actions without the token, across origins, or not as JSON; a non-loopback host without a token is exit 2', async () => {
