@@ -7,7 +7,7 @@ const params = new URLSearchParams(location.search);
 const REFRESH_MS = Math.max(250, Number(params.get('refresh')) || 5000);
 /** Rows per page; `?pageSize=N` overrides each view's own. */
 const pageSize = (own) => Math.min(200, Number(params.get('pageSize')) || own);
-const state = { config: null, timer: null, chart: null, chartKey: '', view: '' };
+const state = { config: null, timer: null, chart: null, chartKey: '', generation: 0 };
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -76,7 +76,9 @@ function go(view, query) {
 
 function chart(container, series, key) {
   const data = [series.minutes, series.pushed, series.pulled];
-  if (state.chart && state.chartKey === key && container.contains(state.chart.root)) {
+  // The same chart is moved into the refreshed view and given the new data: no flicker, no new canvas.
+  if (state.chart && state.chartKey === key) {
+    container.append(state.chart.root);
     state.chart.setData(data);
     return;
   }
@@ -149,7 +151,7 @@ const views = {
       h('h2', {}, 'Throughput, last 3 hours'),
       chartBox,
     );
-    chart(chartBox, o.throughput, 'overview');
+    return () => chart(chartBox, o.throughput, 'overview');
   },
 
   async node(root, name) {
@@ -210,7 +212,7 @@ const views = {
       ),
       pager(n.entities, (offset) => go(`node/${encodeURIComponent(name)}`, { offset })),
     );
-    chart(chartBox, n.throughput, `node:${name}`);
+    return () => chart(chartBox, n.throughput, `node:${name}`);
   },
 
   async failed(root) {
@@ -239,7 +241,7 @@ const views = {
         message(`${what} refused: ${error.message}`, 'error');
       }
     };
-    const selected = () => [...root.querySelectorAll('input[data-record]:checked')].map((box) => JSON.parse(box.dataset.record));
+    const selected = () => [...document.querySelectorAll('#failed input[data-record]:checked')].map((box) => JSON.parse(box.dataset.record));
     const retrySelected = () => {
       const picked = selected();
       if (picked.length === 0) return message('select dead records first', 'error');
@@ -348,8 +350,15 @@ async function render() {
   const view = views[route.view] ? route.view : 'overview';
   for (const link of document.querySelectorAll('nav a')) link.classList.toggle('active', link.dataset.view === view || (view === 'node' && link.dataset.view === 'overview'));
   const root = document.getElementById('view');
+  // Each view is built off the page and put in only if no later render started meanwhile: a slow
+  // refresh of the view left behind must never cover the one the user went to.
+  const generation = ++state.generation;
+  const fresh = document.createElement('div');
   try {
-    await views[view](root, route.arg);
+    const attached = await views[view](fresh, route.arg);
+    if (generation !== state.generation) return;
+    root.replaceChildren(...fresh.childNodes);
+    attached?.();
     document.getElementById('refreshed').textContent = `updated ${new Date().toLocaleTimeString('en-GB')}`;
     document.body.dataset.refreshedAt = String(Date.now());
   } catch (error) {

@@ -22,6 +22,7 @@ import {
   type SaasDatabase,
 } from '../helpers/mesh-fixture.js';
 import { startNodeProcesses, type NodeProcesses } from '../helpers/node-processes.js';
+import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -59,13 +60,26 @@ afterEach(async () => {
 interface Setup {
   saas: SaasDatabase;
   nodes: NodeProcesses;
+  /** proxies[i] stands in front of node i + 1: mesh reaches the nodes through them. */
+  proxies: RecordingProxy[];
   args: string[];
 }
 
-/** Two real kit nodes, a SaaS database with 6 accounts and 60 records, migrated, assigned, pushed and pulled through the real mesh. */
+/**
+ * Two real kit nodes (each behind a recording proxy, which can refuse chosen
+ * records as a node would), a SaaS database with 6 accounts and 60 records,
+ * migrated, assigned, pushed and pulled through the real mesh; then 24 newer
+ * records, pending.
+ */
 async function setUp(dialect: (typeof DIALECTS)[number]['name']): Promise<Setup> {
   const nodes = await startNodeProcesses(2, { protocols: [PROTOCOL] });
   cleanups.push(() => nodes.stop());
+  const proxies: RecordingProxy[] = [];
+  for (const node of nodes.nodes) {
+    const proxy = await RecordingProxy.start({ target: node.url });
+    cleanups.push(() => proxy.close());
+    proxies.push(proxy);
+  }
   const saas = await createSaasDatabase(dialect);
   cleanups.push(() => saas.cleanup());
   const dir = mkdtempSync(join(tmpdir(), 'workmesh-dashboard-'));
@@ -75,7 +89,7 @@ async function setUp(dialect: (typeof DIALECTS)[number]['name']): Promise<Setup>
     saas.url,
     ...writeMeshConfig(dir, {
       protocol: PROTOCOL,
-      nodes: nodes.nodes.map((n) => ({ name: n.name, url: n.url, apiKey: n.apiKey, timeoutMs: 5_000 })),
+      nodes: nodes.nodes.map((n, i) => ({ name: n.name, url: proxies[i]!.url, apiKey: n.apiKey, timeoutMs: 5_000 })),
       batchSize: 10,
       maxAttempts: 1,
     }),
@@ -89,7 +103,7 @@ async function setUp(dialect: (typeof DIALECTS)[number]['name']): Promise<Setup>
   }, 'every pushed record pulled');
   // Newer records, two minutes old, not pushed yet: the lag the page shows.
   await insertRecords(saas.database, scrambledRecords({ from: 61, to: 84, accounts: 6, offsetMs: Date.now() - Date.UTC(2024, 0, 1) - 120_000 }));
-  return { saas, nodes, args };
+  return { saas, nodes, proxies, args };
 }
 
 function ok(run: { code: number; stdout: string; stderr: string }): void {
@@ -191,7 +205,7 @@ function cliSamples(rows: NodeRow[]): Map<string, number> {
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`mesh dashboard in Chromium on ${dialect.name}`, () => {
     it('shows the CLI counts, a node going down within one refresh, retries a dead record with the token only', async () => {
-      const { saas, nodes, args } = await setUp(dialect.name);
+      const { saas, nodes, proxies, args } = await setUp(dialect.name);
       const { url } = await startDashboard(args, { WORKMESH_DASHBOARD_TOKEN: TOKEN });
       const page = await openPage(url);
 
@@ -210,11 +224,25 @@ for (const dialect of DIALECTS) {
       const [amount, unit] = lagText.split(' ');
       expect(Number(amount) * (unit === 'min' ? 60 : unit === 's' ? 1 : NaN)).toBeGreaterThanOrEqual(60);
 
-      // node2 goes down: the next push fails there (maxAttempts 1: its records die at once).
+      // node1 refuses three of its records (HTTP 422, the records' fault: with maxAttempts 1 they die at once);
+      // node2 goes down, so the next push fails there by the node's fault.
+      const poison = new Set([61, 65, 69]);
+      proxies[0]!.fault = (request) =>
+        request.endpoint === 'push' && request.ids.some((id) => poison.has(Number(id)))
+          ? { kind: 'answer', status: 422, body: JSON.stringify({ status: 'error', error: 'unreadable payload' }) }
+          : undefined;
       await nodes.kill('node2');
       const pushed = await mesh(['push', ...args]);
       expect(pushed.code).toBe(1);
-      const health = await ensureNodeFailing(saas.database, 'node2', 'connection refused');
+      const dead = [...(await readFlags(saas.database, PROTOCOL)).entries()].filter(([, f]) => f.pushSuccess === false).map(([id]) => id);
+      expect(dead).toEqual(expect.arrayContaining([...poison]));
+      const failure = await saas.database.db
+        .selectFrom('workmesh_stream_history')
+        .select('error')
+        .where('node', '=', 'node2')
+        .where('error', 'is not', null)
+        .executeTakeFirstOrThrow();
+      const health = await ensureNodeFailing(saas.database, 'node2', String(failure.error));
       const wroteAt = Date.now();
       await refreshAfter(page, wroteAt);
       const afterDown = await pageNodes(page);
@@ -257,6 +285,8 @@ for (const dialect of DIALECTS) {
       await page.click(`#failed tr[data-id="${firstId}"] button.retry-one`);
       await page.waitForSelector('#message.info');
       expect(await page.textContent('#message')).toContain('1 record pending again');
+      // The list is read again after the retry: the record, no longer dead, leaves it.
+      await page.waitForSelector(`#failed tr[data-id="${firstId}"]`, { state: 'detached' });
       const revived = (await readFlags(saas.database, PROTOCOL)).get(firstId)!;
       expect([revived.pushSuccess, revived.pushError, revived.pushAttempts]).toEqual([null, null, 0]);
 
@@ -266,8 +296,8 @@ for (const dialect of DIALECTS) {
       const selectedIds = [Number(await deadRows.nth(0).getAttribute('data-id')), Number(await deadRows.nth(1).getAttribute('data-id'))];
       await boxes.nth(0).check();
       await boxes.nth(1).check();
-      await page.click('#retry-selected');
       expect(selectedIds).not.toContain(firstId);
+      await page.click('#retry-selected');
       await waitUntil(async () => {
         const flags = await readFlags(saas.database, PROTOCOL);
         return selectedIds.every((id) => flags.get(id)!.pushSuccess === null);
