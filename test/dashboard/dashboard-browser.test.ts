@@ -376,6 +376,8 @@ for (const dialect of DIALECTS) {
       const exposed = await mesh(['dashboard', '--host', '0.0.0.0', '--port', '0', ...args]);
       expect(exposed.code).toBe(2);
       expect(exposed.stderr).toMatch(/--host 0\.0\.0\.0 is not a loopback address: set WORKMESH_DASHBOARD_TOKEN/);
+      const badPort = await mesh(['dashboard', '--port', '80x', ...args]);
+      expect([badPort.code, badPort.stderr]).toEqual([2, 'mesh: --port must be a port number (0 to 65535), not "80x"\n']);
       expect(await readNodeHealth(saas.database.db)).toEqual(new Map());
     }, 240_000);
   });
