@@ -77,7 +77,7 @@ export class DashboardApi {
     ];
     return {
       now,
-      services,
+      services: services.map((service) => ({ ...service, lagMs: maxLag(lags.filter((l) => l.service === service.service).map((l) => l.lagMs)) })),
       nodes: nodes.map((node) => ({
         ...node,
         health: healthView(health.get(node.name), now),
@@ -124,6 +124,8 @@ export class DashboardApi {
     return {
       name,
       health: healthView(health, now),
+      /** From the stream history, for a node whose health row holds none. */
+      lastSuccessAt: maxOf(activity.map((a) => a.lastSuccessAt)),
       streams,
       lastRuns: lastRuns.map((r) => ({
         stage: r.stage,

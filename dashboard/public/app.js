@@ -5,7 +5,9 @@
 
 const params = new URLSearchParams(location.search);
 const REFRESH_MS = Math.max(250, Number(params.get('refresh')) || 5000);
-const state = { config: null, timer: null, chart: null, chartKey: '', view: '' };
+/** Rows per page; `?pageSize=N` overrides each view's own. */
+const pageSize = (own) => Math.min(200, Number(params.get('pageSize')) || own);
+const state = { config: null, timer: null, chart: null, chartKey: '', generation: 0 };
 
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
@@ -74,7 +76,9 @@ function go(view, query) {
 
 function chart(container, series, key) {
   const data = [series.minutes, series.pushed, series.pulled];
-  if (state.chart && state.chartKey === key && container.contains(state.chart.root)) {
+  // The same chart is moved into the refreshed view and given the new data: no flicker, no new canvas.
+  if (state.chart && state.chartKey === key) {
+    container.append(state.chart.root);
     state.chart.setData(data);
     return;
   }
@@ -115,9 +119,15 @@ const views = {
       h(
         'table',
         { id: 'services' },
-        h('tr', {}, ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'].map((c) => h('th', {}, c))),
+        h('tr', {}, ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed', 'lag'].map((c) => h('th', {}, c))),
         o.services.map((s) =>
-          h('tr', { 'data-service': s.service }, h('td', {}, s.service), ['nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'].map((f) => cell(s[f], f))),
+          h(
+            'tr',
+            { 'data-service': s.service },
+            h('td', {}, s.service),
+            ['nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'].map((f) => cell(s[f], f)),
+            h('td', { class: 'num', 'data-field': 'lag' }, age(s.lagMs)),
+          ),
         ),
       ),
       h('h2', {}, 'Nodes'),
@@ -141,12 +151,12 @@ const views = {
       h('h2', {}, 'Throughput, last 3 hours'),
       chartBox,
     );
-    chart(chartBox, o.throughput, 'overview');
+    return () => chart(chartBox, o.throughput, 'overview');
   },
 
   async node(root, name) {
     const query = hashRoute().query;
-    const n = await api(`/api/nodes/${encodeURIComponent(name)}?offset=${Number(query.get('offset')) || 0}&limit=25`);
+    const n = await api(`/api/nodes/${encodeURIComponent(name)}?offset=${Number(query.get('offset')) || 0}&limit=${pageSize(25)}`);
     const chartBox = h('div', { class: 'chart' });
     const activity = (a) => (a ? `${time(a.lastSuccessAt)}` : '-');
     root.replaceChildren(
@@ -157,9 +167,9 @@ const views = {
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'failures in a row'), h('div', { class: 'value', 'data-field': 'failures' }, num(n.health.failures))),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'failing since'), h('div', { class: 'value' }, time(n.health.failingSince))),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'next try'), h('div', { class: 'value' }, time(n.health.nextTryAt))),
-        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'last success'), h('div', { class: 'value' }, time(n.health.lastSuccessAt))),
+        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'last success'), h('div', { class: 'value' }, time(n.health.lastSuccessAt ?? n.lastSuccessAt))),
       ),
-      n.health.lastError ? h('p', { class: 'error' }, `last error: ${n.health.lastError}`) : null,
+      h('p', { class: 'error' }, n.health.lastError ? `last error: ${n.health.lastError}` : ''),
       h('h2', {}, 'Streams'),
       h(
         'table',
@@ -185,7 +195,7 @@ const views = {
       h('h2', {}, 'Last runs'),
       h(
         'table',
-        {},
+        { id: 'node-runs' },
         h('tr', {}, ['finished', 'stage', 'service', 'protocol', 'records', 'failed', 'duration', 'error'].map((c) => h('th', {}, c))),
         n.lastRuns.map((r) =>
           h('tr', {}, h('td', {}, time(r.finishedAt)), h('td', {}, r.stage), h('td', {}, r.service), h('td', {}, r.protocol), cell(r.records), cell(r.failed), h('td', { class: 'num' }, duration(r.finishedAt - r.startedAt)), h('td', { class: 'error' }, r.error || '')),
@@ -202,14 +212,14 @@ const views = {
       ),
       pager(n.entities, (offset) => go(`node/${encodeURIComponent(name)}`, { offset })),
     );
-    chart(chartBox, n.throughput, `node:${name}`);
+    return () => chart(chartBox, n.throughput, `node:${name}`);
   },
 
   async failed(root) {
     const query = hashRoute().query;
     const filter = { service: query.get('service') || '', protocol: query.get('protocol') || '', node: query.get('node') || '', state: query.get('state') || '' };
     const offset = Number(query.get('offset')) || 0;
-    const page = await api(`/api/failed?${new URLSearchParams({ ...filter, offset, limit: 50 })}`);
+    const page = await api(`/api/failed?${new URLSearchParams({ ...filter, offset, limit: pageSize(50) })}`);
     const protocols = [...new Set(state.config.services.flatMap((s) => s.protocols))];
     const select = (name, options) =>
       h('label', {}, name, h('select', { name, id: `filter-${name}` }, h('option', { value: '' }, 'all'), options.map((o) => h('option', { value: o, selected: filter[name] === o }, o))));
@@ -231,7 +241,7 @@ const views = {
         message(`${what} refused: ${error.message}`, 'error');
       }
     };
-    const selected = () => [...root.querySelectorAll('input[data-record]:checked')].map((box) => JSON.parse(box.dataset.record));
+    const selected = () => [...document.querySelectorAll('#failed input[data-record]:checked')].map((box) => JSON.parse(box.dataset.record));
     const retrySelected = () => {
       const picked = selected();
       if (picked.length === 0) return message('select dead records first', 'error');
@@ -294,7 +304,7 @@ const views = {
     );
     root.replaceChildren(h('h2', {}, 'Entity lookup'), form);
     if (!entity) return;
-    const e = await api(`/api/entity?${new URLSearchParams({ service, entity, protocol: query.get('protocol') || '', offset: Number(query.get('offset')) || 0, limit: 50 })}`);
+    const e = await api(`/api/entity?${new URLSearchParams({ service, entity, protocol: query.get('protocol') || '', offset: Number(query.get('offset')) || 0, limit: pageSize(50) })}`);
     root.append(
       h('p', {}, `Entity ${e.entity} of ${e.service}: node `, e.node ? h('a', { href: `#/node/${encodeURIComponent(e.node)}` }, e.node) : 'none (unassigned)'),
       h(
@@ -316,7 +326,7 @@ const views = {
 
   async runs(root) {
     const offset = Number(hashRoute().query.get('offset')) || 0;
-    const page = await api(`/api/runs?offset=${offset}&limit=50`);
+    const page = await api(`/api/runs?offset=${offset}&limit=${pageSize(50)}`);
     root.replaceChildren(
       h('h2', {}, 'Runs'),
       h(
@@ -340,8 +350,15 @@ async function render() {
   const view = views[route.view] ? route.view : 'overview';
   for (const link of document.querySelectorAll('nav a')) link.classList.toggle('active', link.dataset.view === view || (view === 'node' && link.dataset.view === 'overview'));
   const root = document.getElementById('view');
+  // Each view is built off the page and put in only if no later render started meanwhile: a slow
+  // refresh of the view left behind must never cover the one the user went to.
+  const generation = ++state.generation;
+  const fresh = document.createElement('div');
   try {
-    await views[view](root, route.arg);
+    const attached = await views[view](fresh, route.arg);
+    if (generation !== state.generation) return;
+    root.replaceChildren(...fresh.childNodes);
+    attached?.();
     document.getElementById('refreshed').textContent = `updated ${new Date().toLocaleTimeString('en-GB')}`;
     document.body.dataset.refreshedAt = String(Date.now());
   } catch (error) {

@@ -22,6 +22,7 @@ import {
   type SaasDatabase,
 } from '../helpers/mesh-fixture.js';
 import { startNodeProcesses, type NodeProcesses } from '../helpers/node-processes.js';
+import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -51,19 +52,34 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  const failures: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => failures.push(error));
+  if (failures.length > 0) throw failures[0];
 });
 
 interface Setup {
   saas: SaasDatabase;
   nodes: NodeProcesses;
+  /** proxies[i] stands in front of node i + 1: mesh reaches the nodes through them. */
+  proxies: RecordingProxy[];
   args: string[];
 }
 
-/** Two real kit nodes, a SaaS database with 6 accounts and 60 records, migrated, assigned, pushed and pulled through the real mesh. */
+/**
+ * Two real kit nodes (each behind a recording proxy, which can refuse chosen
+ * records as a node would), a SaaS database with 6 accounts and 60 records,
+ * migrated, assigned, pushed and pulled through the real mesh; then 24 newer
+ * records, pending.
+ */
 async function setUp(dialect: (typeof DIALECTS)[number]['name']): Promise<Setup> {
   const nodes = await startNodeProcesses(2, { protocols: [PROTOCOL] });
   cleanups.push(() => nodes.stop());
+  const proxies: RecordingProxy[] = [];
+  for (const node of nodes.nodes) {
+    const proxy = await RecordingProxy.start({ target: node.url });
+    cleanups.push(() => proxy.close());
+    proxies.push(proxy);
+  }
   const saas = await createSaasDatabase(dialect);
   cleanups.push(() => saas.cleanup());
   const dir = mkdtempSync(join(tmpdir(), 'workmesh-dashboard-'));
@@ -73,7 +89,7 @@ async function setUp(dialect: (typeof DIALECTS)[number]['name']): Promise<Setup>
     saas.url,
     ...writeMeshConfig(dir, {
       protocol: PROTOCOL,
-      nodes: nodes.nodes.map((n) => ({ name: n.name, url: n.url, apiKey: n.apiKey, timeoutMs: 5_000 })),
+      nodes: nodes.nodes.map((n, i) => ({ name: n.name, url: proxies[i]!.url, apiKey: n.apiKey, timeoutMs: 5_000 })),
       batchSize: 10,
       maxAttempts: 1,
     }),
@@ -87,7 +103,7 @@ async function setUp(dialect: (typeof DIALECTS)[number]['name']): Promise<Setup>
   }, 'every pushed record pulled');
   // Newer records, two minutes old, not pushed yet: the lag the page shows.
   await insertRecords(saas.database, scrambledRecords({ from: 61, to: 84, accounts: 6, offsetMs: Date.now() - Date.UTC(2024, 0, 1) - 120_000 }));
-  return { saas, nodes, args };
+  return { saas, nodes, proxies, args };
 }
 
 function ok(run: { code: number; stdout: string; stderr: string }): void {
@@ -113,17 +129,21 @@ async function startDashboard(args: string[], env: Record<string, string>): Prom
   return { url, process: child };
 }
 
-async function openPage(url: string): Promise<Page> {
+async function openPage(url: string, query = ''): Promise<Page> {
   const context = await browser!.newContext({ viewport: { width: 1280, height: 860 } });
   cleanups.push(() => context.close());
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() === 404) errors.push(`404 ${response.url()}`);
+  });
   page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
+    // A refused action's 401 is logged by Chromium as a failed load: expected, the page shows it.
+    if (message.type() === 'error' && !/^Failed to load resource: .* 40[134]/.test(message.text())) errors.push(message.text());
   });
   cleanups.push(async () => expect(errors).toEqual([]));
-  await page.goto(`${url}?refresh=${REFRESH_MS}#/overview`);
+  await page.goto(`${url}?refresh=${REFRESH_MS}${query}#/overview`);
   return page;
 }
 
@@ -185,7 +205,7 @@ function cliSamples(rows: NodeRow[]): Map<string, number> {
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`mesh dashboard in Chromium on ${dialect.name}`, () => {
     it('shows the CLI counts, a node going down within one refresh, retries a dead record with the token only', async () => {
-      const { saas, nodes, args } = await setUp(dialect.name);
+      const { saas, nodes, proxies, args } = await setUp(dialect.name);
       const { url } = await startDashboard(args, { WORKMESH_DASHBOARD_TOKEN: TOKEN });
       const page = await openPage(url);
 
@@ -204,11 +224,25 @@ for (const dialect of DIALECTS) {
       const [amount, unit] = lagText.split(' ');
       expect(Number(amount) * (unit === 'min' ? 60 : unit === 's' ? 1 : NaN)).toBeGreaterThanOrEqual(60);
 
-      // node2 goes down: the next push fails there (maxAttempts 1: its records die at once).
+      // node1 refuses three of its records (HTTP 422, the records' fault: with maxAttempts 1 they die at once);
+      // node2 goes down, so the next push fails there by the node's fault.
+      const poison = new Set([61, 65, 69]);
+      proxies[0]!.fault = (request) =>
+        request.endpoint === 'push' && request.ids.some((id) => poison.has(Number(id)))
+          ? { kind: 'answer', status: 422, body: JSON.stringify({ status: 'error', error: 'unreadable payload' }) }
+          : undefined;
       await nodes.kill('node2');
       const pushed = await mesh(['push', ...args]);
       expect(pushed.code).toBe(1);
-      const health = await ensureNodeFailing(saas.database, 'node2', 'connection refused');
+      const dead = [...(await readFlags(saas.database, PROTOCOL)).entries()].filter(([, f]) => f.pushSuccess === false).map(([id]) => id);
+      expect(dead).toEqual(expect.arrayContaining([...poison]));
+      const failure = await saas.database.db
+        .selectFrom('workmesh_stream_history')
+        .select('error')
+        .where('node', '=', 'node2')
+        .where('error', 'is not', null)
+        .executeTakeFirstOrThrow();
+      const health = await ensureNodeFailing(saas.database, 'node2', String(failure.error));
       const wroteAt = Date.now();
       await refreshAfter(page, wroteAt);
       const afterDown = await pageNodes(page);
@@ -251,6 +285,8 @@ for (const dialect of DIALECTS) {
       await page.click(`#failed tr[data-id="${firstId}"] button.retry-one`);
       await page.waitForSelector('#message.info');
       expect(await page.textContent('#message')).toContain('1 record pending again');
+      // The list is read again after the retry: the record, no longer dead, leaves it.
+      await page.waitForSelector(`#failed tr[data-id="${firstId}"]`, { state: 'detached' });
       const revived = (await readFlags(saas.database, PROTOCOL)).get(firstId)!;
       expect([revived.pushSuccess, revived.pushError, revived.pushAttempts]).toEqual([null, null, 0]);
 
@@ -260,14 +296,58 @@ for (const dialect of DIALECTS) {
       const selectedIds = [Number(await deadRows.nth(0).getAttribute('data-id')), Number(await deadRows.nth(1).getAttribute('data-id'))];
       await boxes.nth(0).check();
       await boxes.nth(1).check();
-      await page.click('#retry-selected');
       expect(selectedIds).not.toContain(firstId);
+      await page.click('#retry-selected');
       await waitUntil(async () => {
         const flags = await readFlags(saas.database, PROTOCOL);
         return selectedIds.every((id) => flags.get(id)!.pushSuccess === null);
       }, 'the selected records pending');
       await page.click('#retry-all-dead');
       await waitUntil(async () => [...(await readFlags(saas.database, PROTOCOL)).values()].every((f) => f.pushSuccess !== false), 'no dead record left');
+    }, 240_000);
+
+    it('the node view, the entity lookup and the runs show what the database holds, paged', async () => {
+      const { saas, args } = await setUp(dialect.name);
+      const { url } = await startDashboard(args, {});
+      const page = await openPage(url, '&pageSize=2');
+      await page.click('#nodes tr[data-node="node1"] a');
+      await page.waitForSelector('#streams tr td[data-field="pending"]');
+      const cli = (await cliNodes(args)).find((n) => n.name === 'node1')!;
+      const stream = await page.$$eval('#streams tr td[data-field]', (cells) => cells.map((c) => Number((c.textContent ?? '').replace(/,/g, ''))));
+      expect(stream).toEqual([cli.pending, cli.failed, cli.processed]);
+      const history = await saas.database.db.selectFrom('workmesh_stream_history').select('node').where('node', '=', 'node1').execute();
+      expect(await page.locator('#node-runs tr').count()).toBe(1 + Math.min(20, history.length));
+      // Round-robin: accounts 1, 3, 5 on node1, two a page here.
+      const entities = async () => page.$$eval('#entities tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+      expect(await entities()).toEqual(['1', '3']);
+      expect(await page.textContent('[data-field="page"]')).toBe('page 1 of 2 (3)');
+      await page.click('.pager button:text("next")');
+      await page.waitForFunction(() => (globalThis as unknown as { location: { hash: string } }).location.hash.includes('offset=2'));
+      await page.waitForSelector('[data-field="page"]:text-is("page 2 of 2 (3)")');
+      expect(await entities()).toEqual(['5']);
+      await page.goto(`${url}?refresh=${REFRESH_MS}&pageSize=50#/node/node1`);
+      await page.waitForSelector('#entities tr td');
+
+      // The entity lookup from the node's entity list: account 3's records, 14 of them, in pages of 50.
+      await page.click('#entities a:text-is("3")');
+      await page.waitForSelector('#entity-records tr td');
+      const status = await mesh(['status', '--service', 'micro.emails.timeline', '--entity', '3', '--json', ...args]);
+      ok(status);
+      const expected = (JSON.parse(status.stdout) as { protocols: { pending: number; failed: number; processed: number }[] }).protocols[0]!;
+      const counts = await page.$$eval('#entity-protocols tr td[data-field]', (cells) => cells.map((c) => Number(c.textContent)));
+      expect(counts).toEqual([expected.pending, expected.failed, expected.processed]);
+      const states = await page.$$eval('#entity-records tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+      expect(states.filter((s) => s === 'processed').length).toBe(expected.processed);
+      expect(states.filter((s) => s === 'pending').length).toBe(expected.pending);
+
+      // Runs: every push and pull the setup ran, newest first.
+      await page.click('nav a[data-view="runs"]');
+      await page.waitForSelector('#runs tr td');
+      const shown = await page.$$eval('#runs tr', (rows) => rows.slice(1).map((r) => r.children[1]?.textContent));
+      const logged = await saas.database.db.selectFrom('workmesh_run').select('command').orderBy('started_at', 'desc').execute();
+      expect(shown).toEqual(logged.map((r) => r.command));
+      expect(shown).toContain('push');
+      expect(shown).toContain('pull');
     }, 240_000);
 
     it('refuses actions without the token, across origins, or not as JSON; a non-loopback host without a token is exit 2', async () => {
@@ -296,6 +376,8 @@ for (const dialect of DIALECTS) {
       const exposed = await mesh(['dashboard', '--host', '0.0.0.0', '--port', '0', ...args]);
       expect(exposed.code).toBe(2);
       expect(exposed.stderr).toMatch(/--host 0\.0\.0\.0 is not a loopback address: set WORKMESH_DASHBOARD_TOKEN/);
+      const badPort = await mesh(['dashboard', '--port', '80x', ...args]);
+      expect([badPort.code, badPort.stderr]).toEqual([2, 'mesh: --port must be a port number (0 to 65535), not "80x"\n']);
       expect(await readNodeHealth(saas.database.db)).toEqual(new Map());
     }, 240_000);
   });
