@@ -214,9 +214,9 @@ for (const dialect of DIALECTS) {
         ['node2', SERVICE, 4, 4, 4, 10, 6, 0],
       ]);
       expect(words(ok(await project.mesh(['--nodes'])).stdout)).toEqual([
-        ['NAME', 'URL', 'SERVICE', 'ENTITIES', 'WEIGHT', 'PENDING', 'FAILED', 'PROCESSED'],
-        ['node1', 'http://127.0.0.1:3001', SERVICE, '0/3', '0', '0', '0', '2'],
-        ['node2', 'http://127.0.0.1:3002', SERVICE, '4/4', '4/10', '6', '0', '0'],
+        ['NAME', 'URL', 'SERVICE', 'ENTITIES', 'WEIGHT', 'PENDING', 'FAILED', 'PROCESSED', 'HEALTH'],
+        ['node1', 'http://127.0.0.1:3001', SERVICE, '0/3', '0', '0', '0', '2', 'ok'],
+        ['node2', 'http://127.0.0.1:3002', SERVICE, '4/4', '4/10', '6', '0', '0', 'ok'],
       ]);
       const one = jsonOf<{ name: string }[]>(await project.mesh(['--nodes', '--node', 'node2', '--json']));
       expect(one.map((r) => r.name)).toEqual(['node2']);
