@@ -1,5 +1,6 @@
 import type { ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
+import { markEntitiesMoved } from '../db/entity-moves.js';
 import { clearRecordFlags } from '../db/clear-record-flags.js';
 import type { EntityId } from './node-load.js';
 
@@ -45,5 +46,6 @@ export async function applyMoves(
       if (options.repush && changed > 0) await clearRecordFlags(db, service, chunk, to);
     }
   }
+  if (moved > 0) await markEntitiesMoved(db, service.name);
   return moved;
 }

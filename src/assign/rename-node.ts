@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { nodesOfService, type MeshConfig } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
 import { MoveRefused } from './move-refused.js';
+import { markEntitiesMoved } from '../db/entity-moves.js';
 
 export interface RenameNodeResult {
   from: string;
@@ -52,6 +53,7 @@ export async function renameNode(
       }
       if (!dryRun && entities > 0) {
         await sql`update ${sql.table(entity.table)} set ${sql.ref(entity.node)} = ${to} where ${where}`.execute(db);
+        await markEntitiesMoved(db, service.name);
       }
       result.entities.push({ service: service.name, entities });
       for (const protocol of service.protocols) {

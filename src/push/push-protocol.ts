@@ -9,6 +9,7 @@ import { countSkipped } from '../stream/count-skipped.js';
 import { runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
+import { readMovesToken } from '../db/entity-moves.js';
 import { readPendingBatch } from './read-pending-batch.js';
 import { readRejected } from './read-rejected.js';
 import { toWireRecord } from './wire-record.js';
@@ -69,6 +70,8 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   const omitted = new Set<string>([...Object.values(protocol.flags), NODE_ALIAS, SORT_ALIAS]);
   const settledBefore = protocol.settleMs === undefined ? undefined : new Date(Date.now() - protocol.settleMs);
   let recordColumns: string[] | undefined;
+  /** The service's moves token when the pass began. */
+  let movesToken: { at: string | null } | undefined;
 
   const deliver = async (target: PushTarget, items: Item[]): Promise<Answer> => {
     const records = items.map((item) => item.wire);
@@ -174,6 +177,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     ...(props.signal && { signal: props.signal }),
     idOf: (row) => row[protocol.id],
     read: async (after, nodes) => {
+      movesToken ??= { at: await readMovesToken(db, service.name) };
       const rows = await readPendingBatch(db, dialect, service, protocol, {
         after,
         nodes,
@@ -186,6 +190,9 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       if (rows[0] !== undefined) {
         recordColumns ??= [...Object.keys(rows[0]).filter((column) => !omitted.has(column)), protocol.flags.pushAttempts];
       }
+      // An entity moved since the pass began (entity-moves.ts): these rows may deal it by its new node while its
+      // older records, passed by on the old one, are still pending. The pass ends here; the next run starts over.
+      if ((await readMovesToken(db, service.name)) !== movesToken.at) return [];
       return rows;
     },
     send: async (nodeName, batch) => {
