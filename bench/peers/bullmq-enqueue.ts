@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { benchRecord, READ_PAGE_SQL, type DeliveryRow } from './bench-record.js';
-import { BULLMQ_ADD_BATCH, BULLMQ_JOB_OPTIONS, BULLMQ_QUEUE, redisConnection } from './bullmq-settings.js';
+import { bullmqQueueName, BULLMQ_ADD_BATCH, BULLMQ_JOB_OPTIONS, redisConnection } from './bullmq-settings.js';
 
 /**
  * The master side of BullMQ in the bench: reads the table in (sort, id)
@@ -9,7 +9,7 @@ import { BULLMQ_ADD_BATCH, BULLMQ_JOB_OPTIONS, BULLMQ_QUEUE, redisConnection } f
  * page read while this one is added. DATABASE_URL, REDIS_URL.
  */
 async function main(): Promise<void> {
-  const queue = new Queue(BULLMQ_QUEUE, { connection: redisConnection(process.env.REDIS_URL!) });
+  const queue = new Queue(bullmqQueueName(), { connection: redisConnection(process.env.REDIS_URL!) });
   const reader = new pg.Client({ connectionString: process.env.DATABASE_URL! });
   await reader.connect();
   const read = (after: [string, number]) => reader.query<DeliveryRow>(READ_PAGE_SQL, [...after, BULLMQ_ADD_BATCH]).then((r) => r.rows);

@@ -5,7 +5,10 @@
  * and completed jobs removed (the "Going to production" advice, so that Redis
  * does not fill up). Each worker process writes digests through a pool of its own.
  */
-export const BULLMQ_QUEUE = 'workmesh-bench-digest';
+/** The queue's name: BULLMQ_QUEUE when the bench passes one (a name of its own per run), so that two runs on one Redis never share a queue. */
+export function bullmqQueueName(): string {
+  return process.env.BULLMQ_QUEUE ?? 'workmesh-bench-digest';
+}
 export const BULLMQ_CONCURRENCY = 50;
 export const BULLMQ_PG_POOL = 10;
 export const BULLMQ_ADD_BATCH = 1000;

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { packageFile } from '../../src/package-files.js';
-import { BULLMQ_QUEUE, redisConnection } from './bullmq-settings.js';
+import { redisConnection } from './bullmq-settings.js';
 import { runMeasured } from './measured-child.js';
 import { measureGroups } from './measure-groups.js';
 import type { PeerSystem } from './peer-system.js';
@@ -12,13 +13,8 @@ export const bullmqSystem: PeerSystem = {
   label: 'BullMQ 6.7.0 (Redis 7)',
   promisesOrder: false,
   async run(ctx) {
-    const queue = new Queue(BULLMQ_QUEUE, { connection: redisConnection(ctx.redisUrl) });
-    try {
-      await queue.obliterate({ force: true });
-    } finally {
-      await queue.close();
-    }
-    const env = { DATABASE_URL: ctx.db.url, REDIS_URL: ctx.redisUrl };
+    const name = `workmesh-bench-digest-${randomBytes(4).toString('hex')}`;
+    const env = { DATABASE_URL: ctx.db.url, REDIS_URL: ctx.redisUrl, BULLMQ_QUEUE: name };
     const pool = await startWorkerPool(packageFile('dist/bench/peers/bullmq-worker-process.js'), ctx.workers, env);
     try {
       return await measureGroups(ctx, pool.pids, async () => {
@@ -32,6 +28,9 @@ export const bullmqSystem: PeerSystem = {
       });
     } finally {
       await pool.stop();
+      // Completed jobs are removed as they finish; the queue's own keys go too.
+      const queue = new Queue(name, { connection: redisConnection(ctx.redisUrl) });
+      await queue.obliterate({ force: true }).finally(() => queue.close());
     }
   },
 };

@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import pg from 'pg';
 import { benchRecord, digestOf, WRITE_DIGEST_SQL, type DeliveryRow } from './bench-record.js';
-import { BULLMQ_CONCURRENCY, BULLMQ_PG_POOL, BULLMQ_QUEUE, redisConnection } from './bullmq-settings.js';
+import { bullmqQueueName, BULLMQ_CONCURRENCY, BULLMQ_PG_POOL, redisConnection } from './bullmq-settings.js';
 import { workerReporter } from './worker-pool.js';
 
 /** One BullMQ worker process of the bench: hashes the job's record and writes the digest back. DATABASE_URL, REDIS_URL. */
@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const reporter = workerReporter();
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL!, max: BULLMQ_PG_POOL });
   const worker = new Worker(
-    BULLMQ_QUEUE,
+    bullmqQueueName(),
     async (job) => {
       const record = benchRecord(job.data as DeliveryRow);
       await pool.query(WRITE_DIGEST_SQL, [digestOf(record), record.id]);

@@ -6,7 +6,8 @@ import { workerReporter } from './worker-pool.js';
 /**
  * One graphile-worker process of the bench: its task hashes the record in the
  * job's payload and writes the digest back to the row through the worker's own
- * pool. DATABASE_URL, ORDERED=1 for the per-tenant-queue settings.
+ * pool. DATABASE_URL, ORDERED=1 for the per-tenant-queue settings,
+ * LOCAL_QUEUE=1 for the local queue (the default without ORDERED).
  */
 async function main(): Promise<void> {
   const reporter = workerReporter();
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const runner = await run({
     noHandleSignals: true,
     logger: quiet,
-    preset: { worker: { connectionString: process.env.DATABASE_URL!, ...graphileSettings(process.env.ORDERED === '1') } },
+    preset: { worker: { connectionString: process.env.DATABASE_URL!, ...graphileSettings(process.env.ORDERED === '1', process.env.LOCAL_QUEUE === '1') } },
     taskList: {
       [GRAPHILE_TASK]: async (payload, helpers) => {
         const record = benchRecord(payload as DeliveryRow);

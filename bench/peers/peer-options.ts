@@ -13,9 +13,11 @@ export interface PeerOptions {
 }
 
 export const SYSTEM_IDS = ['workmesh', 'graphile-queue', 'graphile', 'bullmq'];
+/** Known but not run unless named: graphile-worker's named queues with its local queue (graphile/worker#621). */
+export const EXTRA_SYSTEM_IDS = ['graphile-queue-local'];
 
 export const PEER_USAGE = `npm run bench:peers -- [--records 200000] [--entities 1000] [--workers 4] [--rounds 3]
-                          [--systems ${SYSTEM_IDS.join(',')}] [--db postgres://...] [--redis redis://127.0.0.1:6379]
+                          [--systems ${SYSTEM_IDS.join(',')}] (also: ${EXTRA_SYSTEM_IDS.join(', ')}) [--db postgres://...] [--redis redis://127.0.0.1:6379]
                           [--timeout 1800] [--out bench/results/peers/NAME.json]`;
 
 export class PeerUsageError extends Error {}
@@ -51,7 +53,7 @@ export function parsePeerOptions(argv: string[]): PeerOptions {
     else if (flag === '--out') options.out = value;
     else if (flag === '--systems') {
       options.systems = value.split(',').map((s) => s.trim());
-      const unknown = options.systems.filter((s) => !SYSTEM_IDS.includes(s));
+      const unknown = options.systems.filter((s) => !SYSTEM_IDS.includes(s) && !EXTRA_SYSTEM_IDS.includes(s));
       if (unknown.length > 0) throw new PeerUsageError(`unknown system ${unknown.join(', ')}; known: ${SYSTEM_IDS.join(', ')}`);
     } else throw new PeerUsageError(`unknown flag ${flag}`);
   }

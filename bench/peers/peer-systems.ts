@@ -8,6 +8,7 @@ export function peerSystem(id: string): PeerSystem {
   if (id === 'workmesh') return workmeshSystem;
   if (id === 'graphile-queue') return graphileSystem(true);
   if (id === 'graphile') return graphileSystem(false);
+  if (id === 'graphile-queue-local') return graphileSystem(true, true);
   if (id === 'bullmq') return bullmqSystem;
   throw new Error(`unknown system ${id}`);
 }
