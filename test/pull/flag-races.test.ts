@@ -293,7 +293,8 @@ for (const dialect of DIALECTS) {
       expect(account1).toEqual([...Array(20).keys()].map((i) => i + 1));
     });
 
-    it.skipIf(dialect.name !== 'sqlite')('13.5: a move waits for a write transaction of another process instead of failing with "database is locked"', async () => {
+    // SQLite only: the servers' transactions wait on row locks by themselves.
+    if (dialect.name === 'sqlite') it('13.5: a move waits for a write transaction of another process instead of failing with "database is locked"', async () => {
       const t = await newTest(dialect.name, 2);
       const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 10, pull: false };
       const config = meshConfig(spec);
