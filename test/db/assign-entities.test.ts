@@ -64,7 +64,8 @@ async function setNode(database: Database, ids: number[], node: string | null): 
 }
 
 async function stateRows(database: Database): Promise<{ key: string; value: string }[]> {
-  const rows = await database.db.selectFrom('workmesh_state').select(['key', 'value']).orderBy('key').execute();
+  // The moves token (src/db/entity-moves.ts) changes with every move: a random value, checked elsewhere.
+  const rows = await database.db.selectFrom('workmesh_state').select(['key', 'value']).where('key', 'not like', 'moves:%').orderBy('key').execute();
   return rows.map((r) => ({ key: String(r.key), value: String(r.value) }));
 }
 

@@ -138,8 +138,8 @@ for (const dialect of DIALECTS) {
             unavailable: `GET ${protocolPaths(t.protocol).status}: HTTP 500: status broke`, nextTryAt: expect.any(String),
           },
           {
-            service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 4, failed: 4, notReady: 0, lastProcessedId: expect.any(Number), error: 'HTTP 503: busy',
-            unavailable: 'HTTP 503: busy', nextTryAt: expect.any(String),
+            service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 4, failed: 4, notReady: 0, lastProcessedId: expect.any(Number), error: `POST ${protocolPaths(t.protocol).pull}: HTTP 503: busy`,
+            unavailable: `POST ${protocolPaths(t.protocol).pull}: HTTP 503: busy`, nextTryAt: expect.any(String),
           },
         ],
       });
