@@ -63,7 +63,19 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     }
   }
   if (switches.has('help')) throw new BenchUsageError('');
-  const known = new Set(['db', 'entities', 'records', 'nodes', 'batch', 'naive-sample', 'node-batch', 'out', 'profile', 'mesh-flags', 'floor-runs']);
+  const known = new Set([
+    'db',
+    'entities',
+    'records',
+    'nodes',
+    'batch',
+    'naive-sample',
+    'node-batch',
+    'out',
+    'profile',
+    'mesh-flags',
+    'floor-runs',
+  ]);
   for (const name of values.keys()) if (!known.has(name)) throw new BenchUsageError(`unknown option --${name}`);
 
   const integer = (name: string, fallback: number, min: number): number => {
@@ -75,7 +87,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   };
   const nodeCounts = (values.get('nodes') ?? '4').split(',').map((raw) => {
     const value = Number(raw.replace(/_/g, ''));
-    if (!Number.isInteger(value) || value < 1) throw new BenchUsageError(`--nodes takes whole numbers >= 1, comma-separated (got "${raw}")`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new BenchUsageError(`--nodes takes whole numbers >= 1, comma-separated (got "${raw}")`);
     return value;
   });
   if (nodeCounts.length > 1 && !switches.has('stub')) throw new BenchUsageError('a list of node counts needs --stub');

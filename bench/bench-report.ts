@@ -30,7 +30,15 @@ export interface BenchReport {
   date: string;
   machine: Machine;
   database: string;
-  parameters: { entities: number; records: number; nodes: number; batch: number; naiveSample: number; nodeBatch: number; floorRuns: number };
+  parameters: {
+    entities: number;
+    records: number;
+    nodes: number;
+    batch: number;
+    naiveSample: number;
+    nodeBatch: number;
+    floorRuns: number;
+  };
   setup: { seedSeconds: number; migrateSeconds: number; assignSeconds: number };
   push: Measurement;
   pushFloor: Measurement;
@@ -103,7 +111,11 @@ export function renderTable(report: BenchReport): string {
       `${r.ratios.pushOverFloor} × floor (${r.ratios.pushOverFloorWithoutStart} without start-up)${r.ratios.pushOverNaive === undefined ? '' : `, ${r.ratios.pushOverNaive} × naive`}`,
     ),
     row('push floor (DB only)', r.pushFloor, '1'),
-    row('mesh push to stub nodes (master alone)', r.stubPush, r.ratios.stubPushOverFloor === undefined ? '' : `${r.ratios.stubPushOverFloor} × floor`),
+    row(
+      'mesh push to stub nodes (master alone)',
+      r.stubPush,
+      r.ratios.stubPushOverFloor === undefined ? '' : `${r.ratios.stubPushOverFloor} × floor`,
+    ),
     row('naive push (1 request + 1 UPDATE a record)', r.naive, ''),
     row('mesh pull', r.pull, `${r.ratios.pullOverFloor} × floor (${r.ratios.pullOverFloorWithoutStart} without start-up)`),
     row('pull floor (DB only)', r.pullFloor, '1'),
@@ -113,6 +125,10 @@ export function renderTable(report: BenchReport): string {
     `mesh start-up (push with nothing pending): ${r.meshStartSeconds.toFixed(2)} s, peak RSS ${r.meshStartPeakRssMB} MB; nodes still processing after the push: ${r.waitProcessedSeconds.toFixed(1)} s`,
   );
   const bad = Object.entries(r.plans).filter(([, p]) => p.problems.length > 0);
-  lines.push(bad.length === 0 ? `query plans: ${Object.keys(r.plans).join(', ')}: ordered index ranges, no sort` : `query plans with problems: ${bad.map(([k, p]) => `${k}: ${p.problems.join('; ')}`).join(' | ')}`);
+  lines.push(
+    bad.length === 0
+      ? `query plans: ${Object.keys(r.plans).join(', ')}: ordered index ranges, no sort`
+      : `query plans with problems: ${bad.map(([k, p]) => `${k}: ${p.problems.join('; ')}`).join(' | ')}`,
+  );
   return lines.join('\n');
 }

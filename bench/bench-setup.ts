@@ -30,7 +30,8 @@ export async function setUpBenchDatabase(database: Database, config: MeshConfig,
   const migrateSeconds = since(t);
   t = clock();
   const assigned = await assignService(database.db, config, config.services[0]!);
-  if (assigned.assigned !== entities) throw new Error(`assigned ${assigned.assigned} of ${entities} entities: ${assigned.reasons.join('; ')}`);
+  if (assigned.assigned !== entities)
+    throw new Error(`assigned ${assigned.assigned} of ${entities} entities: ${assigned.reasons.join('; ')}`);
   await analyze(database);
   return { seedSeconds, migrateSeconds, assignSeconds: since(t) };
 }

@@ -34,16 +34,32 @@ export async function checkPlans(
   if (stage === 'push') {
     return {
       // A pass reads the NULL sorts first, then the rest from its start (record-source.ts): both phases are checked.
-      'push, first batch': await checkQueryPlan(database, pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit }), first),
-      'push, first sorted batch': await checkQueryPlan(database, pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit }, 'sorted'), first),
+      'push, first batch': await checkQueryPlan(
+        database,
+        pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit }),
+        first,
+      ),
+      'push, first sorted batch': await checkQueryPlan(
+        database,
+        pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit }, 'sorted'),
+        first,
+      ),
       'push, after a cursor': await checkQueryPlan(database, pendingBatchQuery(dialect, service, protocol, { after, nodes, limit }), next),
     };
   }
   const last = await key('desc');
   const bounds = new Map<string, PullBound | null>(nodes.map((n) => [n, last]));
   return {
-    'pull, first batch': await checkQueryPlan(database, pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit }), first),
-    'pull, first sorted batch': await checkQueryPlan(database, pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit }, 'sorted'), first),
+    'pull, first batch': await checkQueryPlan(
+      database,
+      pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit }),
+      first,
+    ),
+    'pull, first sorted batch': await checkQueryPlan(
+      database,
+      pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit }, 'sorted'),
+      first,
+    ),
     'pull, after a cursor': await checkQueryPlan(database, pullCandidatesQuery(dialect, service, protocol, { after, bounds, limit }), next),
   };
 }

@@ -48,13 +48,19 @@ async function floorPass(props: FloorPassProps): Promise<FloorResult> {
   const { db, dialect } = database;
   const started = process.hrtime.bigint();
   const entities = await sql<{ id: unknown; node: string | null }>`
-    select ${sql.ref(service.entity.id)} as id, ${sql.ref(service.entity.node)} as node from ${sql.table(service.entity.table)}`.execute(db);
+    select ${sql.ref(service.entity.id)} as id, ${sql.ref(service.entity.node)} as node from ${sql.table(service.entity.table)}`.execute(
+    db,
+  );
   const nodeOf = new Map(entities.rows.map((e) => [String(e.id), e.node]));
   const buffers = new Map<string, Row[]>();
   const flush = async (node: string): Promise<void> => {
     const rows = buffers.get(node) ?? [];
     buffers.set(node, []);
-    if (rows.length > 0) await props.write(node, rows.map((r) => r[protocol.id]));
+    if (rows.length > 0)
+      await props.write(
+        node,
+        rows.map((r) => r[protocol.id]),
+      );
   };
   const nodeOfRecord = (row: Row): string | undefined =>
     (props.nodeOfRow?.(row) ?? nodeOf.get(String(row[protocol.entityRef ?? protocol.id]))) || undefined;
@@ -73,7 +79,11 @@ async function floorPass(props: FloorPassProps): Promise<FloorResult> {
     const assigned = rows.filter((row) => nodeOfRecord(row) !== undefined);
     records += assigned.length;
     if (props.schedule === 'per-read') {
-      if (assigned.length > 0) await props.write(null, assigned.map((row) => row[protocol.id]));
+      if (assigned.length > 0)
+        await props.write(
+          null,
+          assigned.map((row) => row[protocol.id]),
+        );
     } else {
       for (const row of assigned) {
         const node = nodeOfRecord(row)!;

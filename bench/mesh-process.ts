@@ -36,9 +36,14 @@ export interface MeshRunProps {
  */
 export async function runMesh(props: MeshRunProps): Promise<MeshRun> {
   const profile =
-    props.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', props.profileDir, '--cpu-prof-name', `${props.profileName ?? 'mesh'}.cpuprofile`];
+    props.profileDir === undefined
+      ? []
+      : ['--cpu-prof', '--cpu-prof-dir', props.profileDir, '--cpu-prof-name', `${props.profileName ?? 'mesh'}.cpuprofile`];
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...profile, ...(props.nodeFlags ?? []), MESH, ...props.command, '--json'], { env: props.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...profile, ...(props.nodeFlags ?? []), MESH, ...props.command, '--json'], {
+    env: props.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -65,5 +70,12 @@ export async function runMesh(props: MeshRunProps): Promise<MeshRun> {
     summary = undefined;
   }
   const other = stdout.slice(0, start).trimEnd();
-  return { wallSeconds, peakRssBytes, cpuSeconds: last?.cpuSeconds ?? 0, exitCode, summary, stderr: other === '' ? stderr : `${other}\n${stderr}` };
+  return {
+    wallSeconds,
+    peakRssBytes,
+    cpuSeconds: last?.cpuSeconds ?? 0,
+    exitCode,
+    summary,
+    stderr: other === '' ? stderr : `${other}\n${stderr}`,
+  };
 }

@@ -42,7 +42,11 @@ export async function naivePush(
         order by r.${sql.ref(protocol.sort)}, r.${sql.ref(protocol.id)}
         limit ${share}`.execute(db);
       for (const row of rows) {
-        const answer = await transport.post(protocol.push.path!, { service: BENCH_SERVICE, protocol: protocol.name, records: [toWireRecord(row, omitted)] });
+        const answer = await transport.post(protocol.push.path!, {
+          service: BENCH_SERVICE,
+          protocol: protocol.name,
+          records: [toWireRecord(row, omitted)],
+        });
         if (!answer.ok) throw new Error(`naive push to ${node.name}: ${answer.error}`);
         await sql`
           update ${sql.table(protocol.table)} set

@@ -104,14 +104,27 @@ export async function measureNodeScaling(props: {
 
 /** Entity k goes to stub((k mod n) + 1): round-robin over the first n stub nodes, in one UPDATE. */
 async function dealEntities(database: Database, table: string, id: string, node: string, count: number): Promise<void> {
-  const concat = database.dialect === 'mysql' ? sql`concat('stub', (${sql.ref(id)} % ${sql.lit(count)}) + 1)` : sql`'stub' || ((${sql.ref(id)} % ${sql.lit(count)}) + 1)`;
+  const concat =
+    database.dialect === 'mysql'
+      ? sql`concat('stub', (${sql.ref(id)} % ${sql.lit(count)}) + 1)`
+      : sql`'stub' || ((${sql.ref(id)} % ${sql.lit(count)}) + 1)`;
   await sql`update ${sql.table(table)} set ${sql.ref(node)} = ${concat}`.execute(database.db);
 }
 
 export function renderNodeScaling(rows: NodeScalingRow[]): string {
   const header = ['nodes', 'push us/rec', 'x first', 'x floor', 'push RSS MB', 'pull us/rec', 'x first', 'x floor', 'pull RSS MB'];
   const lines = rows.map((r) =>
-    [r.nodes, r.pushMicrosPerRecord, r.pushOverFirst, r.pushOverFloor, r.push.peakRssMB ?? '', r.pullMicrosPerRecord, r.pullOverFirst, r.pullOverFloor, r.pull.peakRssMB ?? ''].map(String),
+    [
+      r.nodes,
+      r.pushMicrosPerRecord,
+      r.pushOverFirst,
+      r.pushOverFloor,
+      r.push.peakRssMB ?? '',
+      r.pullMicrosPerRecord,
+      r.pullOverFirst,
+      r.pullOverFloor,
+      r.pull.peakRssMB ?? '',
+    ].map(String),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   return [header, ...lines].map((l) => l.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n');

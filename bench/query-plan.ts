@@ -65,7 +65,8 @@ export function checkPlan(dialect: DialectName, plan: string[], expected: PlanEx
     // entries in the same order; MariaDB takes it over `range` when both estimates are alike, that is when
     // few pending records precede the cursor.
     if (!first.startsWith('table=r ')) problems.push('the plan does not start from the records table r');
-    else if (!new RegExp(`^table=r type=(range|ref|ref_or_null) key=${indexes} `).test(first)) problems.push(`r is not read through ${names}: ${first}`);
+    else if (!new RegExp(`^table=r type=(range|ref|ref_or_null) key=${indexes} `).test(first))
+      problems.push(`r is not read through ${names}: ${first}`);
     else if (expected.rangeOn !== undefined && !/type=range /.test(first) && !/Using index condition/.test(first)) {
       problems.push(`the cursor does not bound the index scan: ${first}`);
     }
@@ -76,7 +77,8 @@ export function checkPlan(dialect: DialectName, plan: string[], expected: PlanEx
     if (scan < 0) problems.push(`r is not read through ${names}`);
     else if (expected.rangeOn !== undefined) {
       const cond = plan.slice(scan + 1).find((line) => /^\s*Index Cond:/.test(line)) ?? '';
-      if (!cond.includes(expected.rangeOn)) problems.push(`the cursor on ${expected.rangeOn} does not bound the index scan: ${cond.trim()}`);
+      if (!cond.includes(expected.rangeOn))
+        problems.push(`the cursor on ${expected.rangeOn} does not bound the index scan: ${cond.trim()}`);
     }
     if (has(/^\s*(->\s*)?(Incremental )?Sort\b/)) problems.push('the plan sorts (Sort node)');
     if (has(/Seq Scan on \w+ r\b/)) problems.push('r is scanned sequentially');

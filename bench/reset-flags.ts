@@ -7,7 +7,12 @@ import type { Database } from '../src/db/open-database.js';
  * push and pull flags and results (nothing delivered yet), `pull` clears the
  * pull flags and results only (everything delivered, nothing pulled).
  */
-export async function resetFlags(database: Database, protocol: ResolvedProtocol, stage: 'push' | 'pull', resultColumn: string): Promise<void> {
+export async function resetFlags(
+  database: Database,
+  protocol: ResolvedProtocol,
+  stage: 'push' | 'pull',
+  resultColumn: string,
+): Promise<void> {
   const { flags } = protocol;
   const pull = [flags.pullTime, flags.pullSuccess, flags.pullError, resultColumn].map((c) => sql`${sql.ref(c)} = null`);
   const push = [flags.pushTime, flags.pushSuccess, flags.pushError, flags.pushNode].map((c) => sql`${sql.ref(c)} = null`);

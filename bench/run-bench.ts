@@ -91,7 +91,11 @@ async function main(argv: string[]): Promise<number> {
     measurer.nodePids = nodes.nodes.map((n) => n.pid);
 
     log(`push floor (database work only), fastest of ${options.floorRuns}`);
-    const pushFloor = await fastestOf(options.floorRuns, () => measurer.inProcess(() => floorPush(db, service, protocol, options.batch)), resetPush);
+    const pushFloor = await fastestOf(
+      options.floorRuns,
+      () => measurer.inProcess(() => floorPush(db, service, protocol, options.batch)),
+      resetPush,
+    );
 
     let stubPush: Measurement | undefined;
     if (options.stub) {
@@ -157,7 +161,11 @@ async function main(argv: string[]): Promise<number> {
         nodeBatch: options.nodeBatch,
         floorRuns: options.floorRuns,
       },
-      setup: { seedSeconds: round(setup.seedSeconds), migrateSeconds: round(setup.migrateSeconds), assignSeconds: round(setup.assignSeconds) },
+      setup: {
+        seedSeconds: round(setup.seedSeconds),
+        migrateSeconds: round(setup.migrateSeconds),
+        assignSeconds: round(setup.assignSeconds),
+      },
       push,
       pushFloor,
       ...(stubPush && { stubPush }),
@@ -199,7 +207,11 @@ async function runNodeScaling(bench: BenchDatabase, options: BenchOptions, dir: 
   const setupDir = join(dir, 'setup');
   mkdirSync(setupDir);
   const maxNodes = Math.max(...options.nodeCounts);
-  const names = Array.from({ length: maxNodes }, (_, i) => ({ name: `stub${i + 1}`, url: 'http://127.0.0.1:9', apiKeyVariable: 'WORKMESH_BENCH_STUB_KEY' }));
+  const names = Array.from({ length: maxNodes }, (_, i) => ({
+    name: `stub${i + 1}`,
+    url: 'http://127.0.0.1:9',
+    apiKeyVariable: 'WORKMESH_BENCH_STUB_KEY',
+  }));
   process.env.WORKMESH_BENCH_STUB_KEY ??= 'set-up-only';
   const config = await loadConfig(writeBenchConfig(setupDir, names, options.batch));
   const database = await openDatabase(bench.url);
@@ -207,11 +219,19 @@ async function runNodeScaling(bench: BenchDatabase, options: BenchOptions, dir: 
     log(`${await databaseVersion(database)}: seeding ${options.entities} entities, ${options.records} records`);
     await setUpBenchDatabase(database, config, options.entities, options.records);
     const rows = await measureNodeScaling({ dir, database, dbUrl: bench.url, options, log });
-    console.log(`${reproduceCommand(options)}\n${await databaseVersion(database)}, ${options.entities} entities, ${options.records} records, batch ${options.batch}\n`);
+    console.log(
+      `${reproduceCommand(options)}\n${await databaseVersion(database)}, ${options.entities} entities, ${options.records} records, batch ${options.batch}\n`,
+    );
     console.log(renderNodeScaling(rows));
     if (options.out !== undefined) {
       mkdirSync(dirname(resolve(options.out)), { recursive: true });
-      const report = { command: reproduceCommand(options), date: new Date().toISOString(), machine: { ...machine(), loadAverage: [round(loadBefore), round(loadavg()[0]!)] }, database: await databaseVersion(database), rows };
+      const report = {
+        command: reproduceCommand(options),
+        date: new Date().toISOString(),
+        machine: { ...machine(), loadAverage: [round(loadBefore), round(loadavg()[0]!)] },
+        database: await databaseVersion(database),
+        rows,
+      };
       writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
       log(`wrote ${options.out}`);
     }

@@ -23,7 +23,10 @@ export async function startStubNodeSet(count: number, apiKeyVariable: string): P
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ports = await new Promise<number[]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${count} stub nodes did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${count} stub nodes did not start within ${START_TIMEOUT_MS / 1000} s`)),
+      START_TIMEOUT_MS,
+    );
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const match = /^listening ([\d,]+)$/.exec(line.trim());
       if (!match) return;

@@ -13,7 +13,7 @@ function main(): void {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       let status = 200;
-      let body = '{"status":"success"}';
+      let body: string;
       if (req.headers.authorization !== `Bearer ${apiKey}`) {
         status = 401;
         body = '{"status":"error","message":"missing or wrong API key"}';

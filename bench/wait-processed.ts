@@ -45,7 +45,8 @@ export async function waitUntilProcessed(
         return want !== undefined && !(answer.ok && String(answer.body.lastProcessedId) === want);
       });
       if (behind.length === 0) return (Date.now() - started) / 1000;
-      if (Date.now() - started > timeoutMs) throw new Error(`nodes ${behind.map((b) => b.node.name).join(', ')} did not process everything within ${timeoutMs / 1000} s`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`nodes ${behind.map((b) => b.node.name).join(', ')} did not process everything within ${timeoutMs / 1000} s`);
       await sleep(POLL_MS);
     }
   } finally {

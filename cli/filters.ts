@@ -31,7 +31,8 @@ export function checkedFilters(ctx: CommandContext, config: MeshConfig): Filters
   }
   if (entity !== undefined) {
     if (entity === '') throw new UsageError('--entity needs an id');
-    if (service === undefined && config.services.length > 1) throw new UsageError('--entity needs --service S: several services are configured');
+    if (service === undefined && config.services.length > 1)
+      throw new UsageError('--entity needs --service S: several services are configured');
     filters.entity = entity;
     filters.service ??= config.services[0]?.name;
   }

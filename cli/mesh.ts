@@ -36,7 +36,7 @@ function generalHelp(): string {
     '  --nodes-config PATH      default ./nodes.config.ts',
     '  --services-config PATH   default ./services.config.ts',
     '  --json                   one JSON document on stdout',
-    '  --help                   this text, or a command\'s own with `mesh COMMAND --help`',
+    "  --help                   this text, or a command's own with `mesh COMMAND --help`",
     '',
     'Exit status: 0 all done; 1 ran, but some records or nodes failed; 2 bad usage, configuration or database URL;',
     '130 after SIGINT and 143 after SIGTERM (push, pull, run). From cron: mesh run --once.',

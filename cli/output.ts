@@ -49,7 +49,9 @@ export class Output {
     const cells = rows.map((row) => row.map((cell) => (cell === null ? '-' : String(cell))));
     const widths = columns.map((column, i) => Math.max(column.length, ...cells.map((row) => (row[i] ?? '').length)));
     // Numbers, and loads beside their limit (`3/5`), are right-aligned.
-    const numeric = columns.map((_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number' || /^\d+\/\d+$/.test(String(row[i]))));
+    const numeric = columns.map(
+      (_, i) => rows.length > 0 && rows.every((row) => typeof row[i] === 'number' || /^\d+\/\d+$/.test(String(row[i]))),
+    );
     const format = (row: string[]) =>
       row
         .map((cell, i) => (numeric[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))

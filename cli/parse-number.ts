@@ -26,6 +26,7 @@ export function parseDuration(raw: string, option: string): number {
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(match[3] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   const ms = Math.round(Number(`${match[1]}.${match[2] ?? '0'}`) * unit);
   if (ms < 100) throw new UsageError(`${option} must be at least 100ms (got "${raw}")`);
-  if (ms > MAX_TIMER_MS) throw new UsageError(`${option} must be at most ${MAX_TIMER_MS}ms (about 596h), what Node's timers hold (got "${raw}")`);
+  if (ms > MAX_TIMER_MS)
+    throw new UsageError(`${option} must be at most ${MAX_TIMER_MS}ms (about 596h), what Node's timers hold (got "${raw}")`);
   return ms;
 }

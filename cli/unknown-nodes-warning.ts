@@ -16,7 +16,10 @@ export async function warnUnknownNodes(ctx: CommandContext, database: Database, 
     const entities = Object.values(unknown.entities).reduce((a, b) => a + b, 0);
     const unpulled = Object.values(unknown.unpulled).reduce((a, b) => a + b, 0);
     const held = [
-      entities > 0 && `${plural(entities, 'entity', 'entities')} (${Object.entries(unknown.entities).map(([s, n]) => `${s} ${n}`).join(', ')})`,
+      entities > 0 &&
+        `${plural(entities, 'entity', 'entities')} (${Object.entries(unknown.entities)
+          .map(([s, n]) => `${s} ${n}`)
+          .join(', ')})`,
       unpulled > 0 && `${plural(unpulled, 'record', 'records')} delivered and not pulled yet`,
     ].filter(Boolean);
     ctx.out.error(

@@ -77,7 +77,10 @@ export class DashboardApi {
     ];
     return {
       now,
-      services: services.map((service) => ({ ...service, lagMs: maxLag(lags.filter((l) => l.service === service.service).map((l) => l.lagMs)) })),
+      services: services.map((service) => ({
+        ...service,
+        lagMs: maxLag(lags.filter((l) => l.service === service.service).map((l) => l.lagMs)),
+      })),
       nodes: nodes.map((node) => ({
         ...node,
         health: healthView(health.get(node.name), now),
@@ -100,7 +103,8 @@ export class DashboardApi {
     for (const service of this.#config.services.filter((s) => Object.hasOwn(node.services, s.name))) {
       for (const protocol of service.protocols) {
         const counts = (await countRecords(db, this.#database.dialect, service, protocol, { byNode: true })).get(name);
-        const of = (stage: 'push' | 'pull') => activity.find((a) => a.stage === stage && a.service === service.name && a.protocol === protocol.name);
+        const of = (stage: 'push' | 'pull') =>
+          activity.find((a) => a.stage === stage && a.service === service.name && a.protocol === protocol.name);
         streams.push({
           service: service.name,
           protocol: protocol.name,
@@ -186,9 +190,15 @@ export class DashboardApi {
     }
     const service = this.#serviceOf(text('service') ?? null);
     const protocol = text('protocol');
-    if (protocol === undefined || !service.protocols.some((p) => p.name === protocol)) throw new ApiError(400, 'protocol: one of the service\'s protocols');
+    if (protocol === undefined || !service.protocols.some((p) => p.name === protocol))
+      throw new ApiError(400, "protocol: one of the service's protocols");
     const ids = b.ids;
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 1000 || !ids.every((id) => typeof id === 'string' || typeof id === 'number')) {
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > 1000 ||
+      !ids.every((id) => typeof id === 'string' || typeof id === 'number')
+    ) {
       throw new ApiError(400, 'ids: 1 to 1000 record ids');
     }
     const result = await retryRecords(this.#database, this.#config, { service: service.name, protocol, ids });
@@ -206,10 +216,16 @@ export class DashboardApi {
     const protocol = query.get('protocol') || undefined;
     const node = query.get('node') || undefined;
     const state = query.get('state') || undefined;
-    if (service !== undefined && !this.#config.services.some((s) => s.name === service)) throw new ApiError(400, `unknown service "${service}"`);
+    if (service !== undefined && !this.#config.services.some((s) => s.name === service))
+      throw new ApiError(400, `unknown service "${service}"`);
     if (node !== undefined && !this.#config.nodes.some((n) => n.name === node)) throw new ApiError(400, `unknown node "${node}"`);
     if (state !== undefined && state !== 'failed' && state !== 'dead') throw new ApiError(400, 'state: failed or dead');
-    return { ...(service && { service }), ...(protocol && { protocol }), ...(node && { node }), ...(state && { state: state as 'failed' | 'dead' }) };
+    return {
+      ...(service && { service }),
+      ...(protocol && { protocol }),
+      ...(node && { node }),
+      ...(state && { state: state as 'failed' | 'dead' }),
+    };
   }
 }
 

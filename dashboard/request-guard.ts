@@ -31,7 +31,8 @@ export function actionRefusal(request: IncomingMessage, token: string | undefine
   const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (contentType !== 'application/json') return { status: 415, message: 'actions take a JSON body (Content-Type: application/json)' };
   const site = request.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return { status: 403, message: `cross-site request refused (Sec-Fetch-Site: ${site})` };
+  if (site !== undefined && site !== 'same-origin' && site !== 'none')
+    return { status: 403, message: `cross-site request refused (Sec-Fetch-Site: ${site})` };
   const origin = request.headers.origin;
   if (origin !== undefined && origin !== 'null') {
     let originHost: string;
@@ -43,7 +44,8 @@ export function actionRefusal(request: IncomingMessage, token: string | undefine
     if (originHost !== request.headers.host) return { status: 403, message: `cross-origin request refused (Origin: ${origin})` };
   } else if (origin === 'null') return { status: 403, message: 'cross-origin request refused (Origin: null)' };
   const given = request.headers['x-workmesh-token'];
-  if (typeof given !== 'string' || given === '') return { status: 401, message: 'this action needs the dashboard token (X-Workmesh-Token)' };
+  if (typeof given !== 'string' || given === '')
+    return { status: 401, message: 'this action needs the dashboard token (X-Workmesh-Token)' };
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   if (a.length !== b.length || !timingSafeEqual(a, b)) return { status: 401, message: 'wrong dashboard token' };

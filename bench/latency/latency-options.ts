@@ -53,7 +53,8 @@ export function parseLatencyOptions(argv: string[]): LatencyOptions {
     else if (flag === '--out') options.out = value;
     else throw new LatencyUsageError(`unknown flag ${flag}`);
   }
-  if (!options.db.startsWith('postgres')) throw new LatencyUsageError('--db must be a PostgreSQL server URL (the insert times come from clock_timestamp())');
+  if (!options.db.startsWith('postgres'))
+    throw new LatencyUsageError('--db must be a PostgreSQL server URL (the insert times come from clock_timestamp())');
   return options;
 }
 

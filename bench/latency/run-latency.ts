@@ -63,11 +63,25 @@ async function main(argv: string[]): Promise<number> {
     await assignService(db.db, config, config.services[0]!);
     await sql`vacuum analyze`.execute(db.db);
 
-    log(`mesh run --every ${options.every}; inserting ${options.rate} records/s for ${options.seconds} s (load ${loadavg()[0]!.toFixed(2)})`);
+    log(
+      `mesh run --every ${options.every}; inserting ${options.rate} records/s for ${options.seconds} s (load ${loadavg()[0]!.toFixed(2)})`,
+    );
     const loadBefore = loadavg()[0]!;
     const mesh = spawn(
       process.execPath,
-      [packageFile('dist/cli/mesh.js'), 'run', '--every', options.every, '--db', bench.url, '--nodes-config', files.nodes, '--services-config', files.services, '--json'],
+      [
+        packageFile('dist/cli/mesh.js'),
+        'run',
+        '--every',
+        options.every,
+        '--db',
+        bench.url,
+        '--nodes-config',
+        files.nodes,
+        '--services-config',
+        files.services,
+        '--json',
+      ],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let meshOut = '';
@@ -78,7 +92,9 @@ async function main(argv: string[]): Promise<number> {
     // The loop's first cycle (start-up, an empty table) is not what a record waits for in steady state.
     await sleep(2000);
     const inserts = await insertSteadily(db, { rate: options.rate, seconds: options.seconds, entities: options.entities, firstId: 1 });
-    log(`inserted ${inserts.inserted} in ${inserts.seconds.toFixed(1)} s (largest statement ${inserts.largestStatement} records); waiting for every result`);
+    log(
+      `inserted ${inserts.inserted} in ${inserts.seconds.toFixed(1)} s (largest statement ${inserts.largestStatement} records); waiting for every result`,
+    );
     const pullTime = sql.ref(protocol.flags.pullTime);
     const pushTime = sql.ref(protocol.flags.pushTime);
     const drainDeadline = Date.now() + options.drainSeconds * 1000;
@@ -90,7 +106,8 @@ async function main(argv: string[]): Promise<number> {
     }
     mesh.kill('SIGTERM');
     const code = await exited;
-    if (left > 0) log(`${left} records without a result after ${options.drainSeconds} s; mesh run exited ${code}: ${meshErr.slice(0, 2000)}`);
+    if (left > 0)
+      log(`${left} records without a result after ${options.drainSeconds} s; mesh run exited ${code}: ${meshErr.slice(0, 2000)}`);
     const totals = meshOut.trim() === '' ? undefined : (JSON.parse(meshOut.slice(meshOut.lastIndexOf('\n{') + 1)) as unknown);
 
     const percentiles = async (column: typeof pushTime): Promise<Percentiles> => {
@@ -113,7 +130,9 @@ async function main(argv: string[]): Promise<number> {
     );
     console.log('| from insert to | records | p50 | p99 | max |\n| --- | ---: | ---: | ---: | ---: |');
     console.log(`| pushed (push_time) | ${push.records.toLocaleString('en-US')} | ${s(push.p50)} | ${s(push.p99)} | ${s(push.max)} |`);
-    console.log(`| result stored (pull_time) | ${pull.records.toLocaleString('en-US')} | ${s(pull.p50)} | ${s(pull.p99)} | ${s(pull.max)} |`);
+    console.log(
+      `| result stored (pull_time) | ${pull.records.toLocaleString('en-US')} | ${s(pull.p50)} | ${s(pull.p99)} | ${s(pull.max)} |`,
+    );
     if (options.out !== undefined) {
       mkdirSync(dirname(resolve(options.out)), { recursive: true });
       const report = {

@@ -17,7 +17,10 @@ export interface InsertStats {
  * `firstId`, the sort column and `inserted_at` taken from the server's clock
  * at the insert (clock_timestamp()).
  */
-export async function insertSteadily(database: Database, props: { rate: number; seconds: number; entities: number; firstId: number }): Promise<InsertStats> {
+export async function insertSteadily(
+  database: Database,
+  props: { rate: number; seconds: number; entities: number; firstId: number },
+): Promise<InsertStats> {
   const started = Date.now();
   let inserted = 0;
   let largestStatement = 0;

@@ -17,5 +17,10 @@ export const BULLMQ_JOB_OPTIONS = { removeOnComplete: true, removeOnFail: 1000 }
 /** ioredis connection options from a redis:// URL; BullMQ workers need maxRetriesPerRequest null. */
 export function redisConnection(url: string) {
   const parsed = new URL(url);
-  return { host: parsed.hostname, port: Number(parsed.port || 6379), db: Number(parsed.pathname.slice(1) || 0), maxRetriesPerRequest: null };
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    db: Number(parsed.pathname.slice(1) || 0),
+    maxRetriesPerRequest: null,
+  };
 }

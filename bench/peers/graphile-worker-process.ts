@@ -17,7 +17,12 @@ async function main(): Promise<void> {
   const runner = await run({
     noHandleSignals: true,
     logger: quiet,
-    preset: { worker: { connectionString: process.env.DATABASE_URL!, ...graphileSettings(process.env.ORDERED === '1', process.env.LOCAL_QUEUE === '1') } },
+    preset: {
+      worker: {
+        connectionString: process.env.DATABASE_URL!,
+        ...graphileSettings(process.env.ORDERED === '1', process.env.LOCAL_QUEUE === '1'),
+      },
+    },
     taskList: {
       [GRAPHILE_TASK]: async (payload, helpers) => {
         const record = benchRecord(payload as DeliveryRow);

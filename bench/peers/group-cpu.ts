@@ -17,7 +17,10 @@ export class PidsCpu {
 
   /** Read before the processes exit: a process gone counts as having used nothing since start. */
   stop(): number {
-    return this.#pids.reduce((sum, pid, i) => sum + Math.max(0, (readProcessUsage(pid)?.cpuSeconds ?? this.#first[i]!) - this.#first[i]!), 0);
+    return this.#pids.reduce(
+      (sum, pid, i) => sum + Math.max(0, (readProcessUsage(pid)?.cpuSeconds ?? this.#first[i]!) - this.#first[i]!),
+      0,
+    );
   }
 }
 
@@ -69,7 +72,10 @@ export class PostgresCpu {
     await this.#client.connect();
     for (const pid of await this.#backends()) {
       const cpu = readProcessUsage(pid)?.cpuSeconds;
-      if (cpu !== undefined) this.#first.set(pid, cpu), this.#last.set(pid, cpu);
+      if (cpu !== undefined) {
+        this.#first.set(pid, cpu);
+        this.#last.set(pid, cpu);
+      }
     }
     this.#timers = [
       setInterval(() => {

@@ -57,13 +57,19 @@ export function parsePeerOptions(argv: string[]): PeerOptions {
       if (unknown.length > 0) throw new PeerUsageError(`unknown system ${unknown.join(', ')}; known: ${SYSTEM_IDS.join(', ')}`);
     } else throw new PeerUsageError(`unknown flag ${flag}`);
   }
-  if (!options.db.startsWith('postgres')) throw new PeerUsageError('--db must be a PostgreSQL server URL: graphile-worker runs on PostgreSQL only');
+  if (!options.db.startsWith('postgres'))
+    throw new PeerUsageError('--db must be a PostgreSQL server URL: graphile-worker runs on PostgreSQL only');
   return options;
 }
 
 /** The command that reproduces a run. */
 export function peerCommand(options: PeerOptions): string {
-  const parts = ['npm run bench:peers --', `--records ${options.records}`, `--entities ${options.entities}`, `--workers ${options.workers}`];
+  const parts = [
+    'npm run bench:peers --',
+    `--records ${options.records}`,
+    `--entities ${options.entities}`,
+    `--workers ${options.workers}`,
+  ];
   parts.push(`--rounds ${options.rounds}`, `--systems ${options.systems.join(',')}`);
   if (options.db !== DEFAULT_SERVERS.postgres) parts.push(`--db ${options.db}`);
   if (options.out !== undefined) parts.push(`--out ${options.out}`);

@@ -63,17 +63,27 @@ async function main(argv: string[]): Promise<number> {
   }
   const rows = summarize(runs, systems);
   const load: [number, number] = [Math.round(loadBefore * 100) / 100, Math.round(loadavg()[0]! * 100) / 100];
-  console.log(`${options.records.toLocaleString('en-US')} records of ${options.entities.toLocaleString('en-US')} tenants, ${options.workers} worker processes, ` +
-    `${options.rounds} interleaved round(s); load ${load[0]} → ${load[1]}`);
+  console.log(
+    `${options.records.toLocaleString('en-US')} records of ${options.entities.toLocaleString('en-US')} tenants, ${options.workers} worker processes, ` +
+      `${options.rounds} interleaved round(s); load ${load[0]} → ${load[1]}`,
+  );
   console.log(renderPeerTable(rows));
   if (options.out !== undefined) {
     mkdirSync(dirname(resolve(options.out)), { recursive: true });
-    const report = { command: peerCommand(options), date: new Date().toISOString(), machine: { ...machine(), loadAverage: load }, options, rows, runs };
+    const report = {
+      command: peerCommand(options),
+      date: new Date().toISOString(),
+      machine: { ...machine(), loadAverage: load },
+      options,
+      rows,
+      runs,
+    };
     writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${options.out}`);
   }
   const failed = rows.filter((r) => r.violations > 0 || r.wrongDigests > 0 || r.missingDigests > 0);
-  for (const row of failed) log(`FAILED CHECK ${row.system}: ${row.wrongDigests} wrong, ${row.missingDigests} missing digests, ${row.violations} order violations`);
+  for (const row of failed)
+    log(`FAILED CHECK ${row.system}: ${row.wrongDigests} wrong, ${row.missingDigests} missing digests, ${row.violations} order violations`);
   return failed.length === 0 ? 0 : 1;
 }
 

@@ -40,13 +40,21 @@ export async function startWorkerPool(script: string, count: number, env: Record
   try {
     await Promise.all(
       Array.from({ length: count }, (_, i) => {
-        const child = fork(script, [], { env: { ...process.env, ...env, WORKER_INDEX: String(i) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const child = fork(script, [], {
+          env: { ...process.env, ...env, WORKER_INDEX: String(i) },
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
         children.push(child);
         return new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`worker ${i} did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+          const timer = setTimeout(
+            () => reject(new Error(`worker ${i} did not start within ${START_TIMEOUT_MS / 1000} s`)),
+            START_TIMEOUT_MS,
+          );
           child.on('message', (message: WorkerMessage) => {
-            if ('ready' in message) clearTimeout(timer), resolve();
-            else if ('done' in message) counts[i] = message.done;
+            if ('ready' in message) {
+              clearTimeout(timer);
+              resolve();
+            } else if ('done' in message) counts[i] = message.done;
             else failure ??= `worker ${i}: ${message.failed}`;
             wake();
           });
@@ -69,10 +77,18 @@ export async function startWorkerPool(script: string, count: number, env: Record
     done,
     waitDone: (total, timeoutMs) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`workers stored ${done()} of ${total} digests within ${timeoutMs / 1000} s`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`workers stored ${done()} of ${total} digests within ${timeoutMs / 1000} s`)),
+          timeoutMs,
+        );
         wake = () => {
-          if (failure !== undefined) clearTimeout(timer), reject(new Error(failure));
-          else if (done() >= total) clearTimeout(timer), resolve();
+          if (failure !== undefined) {
+            clearTimeout(timer);
+            reject(new Error(failure));
+          } else if (done() >= total) {
+            clearTimeout(timer);
+            resolve();
+          }
         };
         wake();
       }),
@@ -90,7 +106,10 @@ export function workerReporter(): { ready(): void; stored(): void; failed(error:
   let done = 0;
   let reported = 0;
   const send = () => {
-    if (done !== reported && process.connected) process.send?.({ done } satisfies WorkerMessage), (reported = done);
+    if (done !== reported && process.connected) {
+      process.send?.({ done } satisfies WorkerMessage);
+      reported = done;
+    }
   };
   setInterval(send, REPORT_MS).unref();
   return {

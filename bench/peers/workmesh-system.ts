@@ -40,7 +40,10 @@ export const workmeshSystem: PeerSystem = {
       const files = writeBenchConfig(ctx.dir, nodes.nodes, BATCH);
       // The peer node answers a processing counter too: pulled into processed_seq for the order check.
       const services = readFileSync(files.services, 'utf8');
-      writeFileSync(files.services, services.replace(`columns: { hash: 'result_hash' }`, `columns: { hash: 'result_hash', seq: 'processed_seq' }`));
+      writeFileSync(
+        files.services,
+        services.replace(`columns: { hash: 'result_hash' }`, `columns: { hash: 'result_hash', seq: 'processed_seq' }`),
+      );
       Object.assign(process.env, env);
       const config = await loadConfig(files);
       const migrated = await migrateDatabase(ctx.db.database, config, { dryRun: false });
@@ -56,28 +59,33 @@ export const workmeshSystem: PeerSystem = {
         );
         const summary = parseSummary(run.stdout);
         const moved = Number(summary?.[command === 'push' ? 'pushed' : 'pulled'] ?? NaN);
-        if (run.exitCode !== 0 || !Number.isFinite(moved)) throw new Error(`mesh ${command} exited ${run.exitCode}: ${run.stderr.slice(0, 2000)}`);
+        if (run.exitCode !== 0 || !Number.isFinite(moved))
+          throw new Error(`mesh ${command} exited ${run.exitCode}: ${run.stderr.slice(0, 2000)}`);
         return { moved, cpu: run.cpuSeconds };
       };
-      return await measureGroups(ctx, nodes.nodes.map((n) => n.pid), async () => {
-        const deadline = Date.now() + ctx.timeoutMs;
-        const push = await mesh('push');
-        if (push.moved !== ctx.records) throw new Error(`mesh push pushed ${push.moved} of ${ctx.records}`);
-        let cpu = push.cpu;
-        let pulled = 0;
-        let pulls = 0;
-        while (pulled < ctx.records) {
-          if (Date.now() > deadline) throw new Error(`pulled ${pulled} of ${ctx.records} within ${ctx.timeoutMs / 1000} s`);
-          const pull = await mesh('pull');
-          pulled += pull.moved;
-          cpu += pull.cpu;
-          pulls++;
-          // Nothing processed yet: the next cron run would come later still.
-          if (pull.moved === 0) await sleep(100);
-        }
-        ctx.log(`workmesh: 1 push, ${pulls} pull${pulls === 1 ? '' : 's'}`);
-        return cpu;
-      });
+      return await measureGroups(
+        ctx,
+        nodes.nodes.map((n) => n.pid),
+        async () => {
+          const deadline = Date.now() + ctx.timeoutMs;
+          const push = await mesh('push');
+          if (push.moved !== ctx.records) throw new Error(`mesh push pushed ${push.moved} of ${ctx.records}`);
+          let cpu = push.cpu;
+          let pulled = 0;
+          let pulls = 0;
+          while (pulled < ctx.records) {
+            if (Date.now() > deadline) throw new Error(`pulled ${pulled} of ${ctx.records} within ${ctx.timeoutMs / 1000} s`);
+            const pull = await mesh('pull');
+            pulled += pull.moved;
+            cpu += pull.cpu;
+            pulls++;
+            // Nothing processed yet: the next cron run would come later still.
+            if (pull.moved === 0) await sleep(100);
+          }
+          ctx.log(`workmesh: 1 push, ${pulls} pull${pulls === 1 ? '' : 's'}`);
+          return cpu;
+        },
+      );
     } finally {
       await nodes.stop();
     }

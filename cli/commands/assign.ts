@@ -14,13 +14,23 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.out.json) ctx.out.document(results);
   else {
     for (const r of results) {
-      const spread = Object.entries(r.byNode).map(([node, n]) => `${node} ${n}`).join(', ');
-      ctx.out.line(`${r.service}: ${dryRun ? 'would assign' : 'assigned'} ${r.assigned}${spread ? ` (${spread})` : ''}${dryRun ? '; dry run, nothing written' : ''}`);
-      if (r.moves && r.moves.length > 0) ctx.out.table(['entity', 'node'], r.moves.map((m) => [String(m.id), m.to]));
+      const spread = Object.entries(r.byNode)
+        .map(([node, n]) => `${node} ${n}`)
+        .join(', ');
+      ctx.out.line(
+        `${r.service}: ${dryRun ? 'would assign' : 'assigned'} ${r.assigned}${spread ? ` (${spread})` : ''}${dryRun ? '; dry run, nothing written' : ''}`,
+      );
+      if (r.moves && r.moves.length > 0)
+        ctx.out.table(
+          ['entity', 'node'],
+          r.moves.map((m) => [String(m.id), m.to]),
+        );
     }
   }
   for (const r of results.filter((r) => r.unassigned > 0)) {
-    ctx.out.error(`mesh assign: ${r.service}: ${r.unassigned} entit${r.unassigned === 1 ? 'y stays' : 'ies stay'} unassigned: ${r.reasons.join('; ')}`);
+    ctx.out.error(
+      `mesh assign: ${r.service}: ${r.unassigned} entit${r.unassigned === 1 ? 'y stays' : 'ies stay'} unassigned: ${r.reasons.join('; ')}`,
+    );
   }
   return results.some((r) => r.unassigned > 0) ? 1 : 0;
 }

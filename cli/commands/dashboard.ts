@@ -11,7 +11,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   const port = ctx.options.port === undefined ? DEFAULT_DASHBOARD_PORT : parseWholeNumber(ctx.options.port, '--port', 0, 65535);
   const token = process.env.WORKMESH_DASHBOARD_TOKEN || undefined;
   if (!isLoopbackHost(host) && token === undefined) {
-    throw new UsageError(`--host ${host} is not a loopback address: set WORKMESH_DASHBOARD_TOKEN first, or the dashboard's actions would be open to the network`);
+    throw new UsageError(
+      `--host ${host} is not a loopback address: set WORKMESH_DASHBOARD_TOKEN first, or the dashboard's actions would be open to the network`,
+    );
   }
   const config = await ctx.config();
   const database = await ctx.database();

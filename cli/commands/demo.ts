@@ -46,17 +46,25 @@ export async function run(ctx: CommandContext): Promise<number> {
     database = await openDatabase(`sqlite:${join(dir, 'saas.db')}`);
     await createDemoTables(database);
     await seedDemoTables(database, { accounts: ACCOUNTS, records: RECORDS, failEvery: FAIL_EVERY });
-    say(`2. Created a SaaS database (SQLite): ${ACCOUNTS} accounts, ${RECORDS} deliveries; every ${FAIL_EVERY}th one is unreadable on purpose`);
+    say(
+      `2. Created a SaaS database (SQLite): ${ACCOUNTS} accounts, ${RECORDS} deliveries; every ${FAIL_EVERY}th one is unreadable on purpose`,
+    );
 
     const migrated = await migrateDatabase(database, config, { dryRun: false });
     say(`3. mesh migrate: ${migrated.steps.map((s) => s.description).join('; ')}`);
 
     const service = config.services[0]!;
     const assigned = await assignService(database.db, config, service);
-    say(`4. mesh assign: ${assigned.assigned} accounts by round-robin (${Object.entries(assigned.byNode).map(([n, c]) => `${n} ${c}`).join(', ')})`);
+    say(
+      `4. mesh assign: ${assigned.assigned} accounts by round-robin (${Object.entries(assigned.byNode)
+        .map(([n, c]) => `${n} ${c}`)
+        .join(', ')})`,
+    );
 
     const pushed = await pushRecords(database, config);
-    say(`5. mesh push: ${pushed.pushed} records sent in (sort, id) order, in batches of ${service.protocols[0]!.batchSize}, failed ${pushed.failed}`);
+    say(
+      `5. mesh push: ${pushed.pushed} records sent in (sort, id) order, in batches of ${service.protocols[0]!.batchSize}, failed ${pushed.failed}`,
+    );
 
     const pulled = await pullUntilDone(database, config);
     say(`6. mesh pull: ${pulled.pulled} results stored in delivery.result_hash, ${pulled.failed} processing errors recorded\n`);
@@ -66,11 +74,15 @@ export async function run(ctx: CommandContext): Promise<number> {
     if (!out.json) renderServiceReport(out, await serviceReport(database, config));
 
     const moved = await reassignEntity(database.db, config, service, '1', { repush: true });
-    say(`\n7. mesh reassign --service ${service.name} --entity 1 --repush: account 1 moved ${moved.from} -> ${moved.to}; its records are pending again`);
+    say(
+      `\n7. mesh reassign --service ${service.name} --entity 1 --repush: account 1 moved ${moved.from} -> ${moved.to}; its records are pending again`,
+    );
     await showStatus(out, database, config, say);
     const again = await pushRecords(database, config);
     const againPulled = await pullUntilDone(database, config);
-    say(`8. mesh push, mesh pull: ${again.pushed} records of account 1 sent to ${moved.to} from the beginning, ${againPulled.pulled} results pulled`);
+    say(
+      `8. mesh push, mesh pull: ${again.pushed} records of account 1 sent to ${moved.to} from the beginning, ${againPulled.pulled} results pulled`,
+    );
     await showStatus(out, database, config, say);
     say('\nmesh --nodes');
     const finalNodes = await nodeReport(database, config);
@@ -104,6 +116,8 @@ async function showStatus(out: Output, database: Database, config: MeshConfig, s
   const status = await entityStatus(database, config.services[0]!, '1');
   if (!status || out.json) return;
   for (const p of status.protocols) {
-    say(`   mesh status --entity 1: node ${status.node}, ${p.protocol}: pending ${p.pending}, failed ${p.failed}, processed ${p.processed}`);
+    say(
+      `   mesh status --entity 1: node ${status.node}, ${p.protocol}: pending ${p.pending}, failed ${p.failed}, processed ${p.processed}`,
+    );
   }
 }

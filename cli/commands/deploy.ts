@@ -41,7 +41,8 @@ function pickNodes(nodes: NodeConfig[], name: string | undefined): NodeConfig[] 
   } else {
     const node = nodes.find((n) => n.name === name);
     if (node === undefined) throw new UsageError(`unknown node "${name}" (known: ${nodes.map((n) => n.name).join(', ') || 'none'})`);
-    if (node.deploy === undefined || node.deploy.length === 0) throw new UsageError(`node "${name}" has no deploy commands in nodes.config.ts`);
+    if (node.deploy === undefined || node.deploy.length === 0)
+      throw new UsageError(`node "${name}" has no deploy commands in nodes.config.ts`);
     picked = [node];
   }
   const withoutSsh = picked.filter((n) => n.ssh === undefined).map((n) => n.name);

@@ -20,14 +20,20 @@ export async function run(ctx: CommandContext): Promise<number> {
   else if (result.services.length === 0) ctx.out.line(`${node}: holds no entities; nothing to drain`);
   else {
     for (const s of result.services) {
-      const spread = Object.entries(s.byNode).map(([to, n]) => `${to} ${n}`).join(', ');
+      const spread = Object.entries(s.byNode)
+        .map(([to, n]) => `${to} ${n}`)
+        .join(', ');
       const records = s.repushRecords ? Object.values(s.repushRecords).reduce((a, b) => a + b, 0) : undefined;
       ctx.out.line(
         `${s.service}: ${dryRun ? 'would move' : 'moved'} ${s.moved} off ${node}${spread ? ` (${spread})` : ''}` +
           (records === undefined ? '' : `; ${records} record${records === 1 ? '' : 's'} ${dryRun ? 'would be' : 'will be'} pushed again`) +
           (dryRun ? '; dry run, nothing written' : ''),
       );
-      if (s.moves && s.moves.length > 0) ctx.out.table(['entity', 'from', 'to'], s.moves.map((m) => [String(m.id), m.from, m.to]));
+      if (s.moves && s.moves.length > 0)
+        ctx.out.table(
+          ['entity', 'from', 'to'],
+          s.moves.map((m) => [String(m.id), m.from, m.to]),
+        );
     }
   }
   for (const s of result.services.filter((s) => s.stayed > 0)) {

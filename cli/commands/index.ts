@@ -18,7 +18,8 @@ const STAGE =
 export const COMMANDS: Command[] = [
   {
     name: 'nodes',
-    summary: 'one row per node and service: load beside the limits, pending, failed, processed (where it was done); HEALTH ok or failing since; --ssh adds reachability and usage',
+    summary:
+      'one row per node and service: load beside the limits, pending, failed, processed (where it was done); HEALTH ok or failing since; --ssh adds reachability and usage',
     usage: 'mesh --nodes [--service S] [--node N] [--ssh] [--json]',
     options: ['nodes', 'service', 'node', 'ssh', ...DATABASE_OPTIONS],
     details: 'ENTITIES and WEIGHT read 3/5 for 3 of a limit of 5. A record delivered to a node counts there even after its entity moved.',
@@ -33,7 +34,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'migrate',
-    summary: 'creates the package\'s tables and adds missing flag columns and indexes; --dry-run prints the SQL',
+    summary: "creates the package's tables and adds missing flag columns and indexes; --dry-run prints the SQL",
     usage: 'mesh migrate [--dry-run]',
     options: ['dry-run', ...DATABASE_OPTIONS],
     details: 'Exit status: 0 done (or nothing to do); 2 a configured table or column is missing, nothing written.',
@@ -41,7 +42,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'assign',
-    summary: 'assigns every unassigned entity by the service\'s criterion',
+    summary: "assigns every unassigned entity by the service's criterion",
     usage: 'mesh assign [--service S] [--dry-run] [--quiet]',
     options: ['service', 'dry-run', 'quiet', ...DATABASE_OPTIONS],
     details: 'Exit status: 0 all placed; 1 some entities stay unassigned (why on stderr); 2 bad usage or configuration, nothing written.',
@@ -122,7 +123,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'metrics',
-    summary: 'prints the metrics in Prometheus\' text exposition format (for node_exporter\'s textfile collector)',
+    summary: "prints the metrics in Prometheus' text exposition format (for node_exporter's textfile collector)",
     usage: 'mesh metrics',
     options: [...DATABASE_OPTIONS],
     load: async () => (await import('./metrics.js')).run,

@@ -46,7 +46,17 @@ const load = (value: number, limit: number | null) => (limit === null ? value : 
 export function renderNodeReport(out: Output, rows: NodeReportRow[]): void {
   out.table(
     ['name', 'url', 'service', 'entities', 'weight', 'pending', 'failed', 'processed', 'health'],
-    rows.map((r) => [r.name, r.url, r.service, load(r.entities, r.maxEntities), load(r.weight, r.maxWeight), r.pending, r.failed, r.processed, healthCell(r)]),
+    rows.map((r) => [
+      r.name,
+      r.url,
+      r.service,
+      load(r.entities, r.maxEntities),
+      load(r.weight, r.maxWeight),
+      r.pending,
+      r.failed,
+      r.processed,
+      healthCell(r),
+    ]),
   );
 }
 

@@ -10,7 +10,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   await warnUnknownNodes(ctx, database, config);
   const summary = await runStageCommand(ctx, 'pull', (options) => pullRecords(database, config, options));
   if (!ctx.out.json) {
-    ctx.out.line(`pulled ${summary.pulled}, failed ${summary.failed}${summary.interrupted ? `, interrupted by ${summary.interrupted}` : ''}`);
+    ctx.out.line(
+      `pulled ${summary.pulled}, failed ${summary.failed}${summary.interrupted ? `, interrupted by ${summary.interrupted}` : ''}`,
+    );
     const worked = summary.nodes.filter((n) => n.pulled > 0 || n.failed > 0 || n.notReady > 0 || n.skipped || n.error);
     if (worked.length > 0) {
       ctx.out.table(
@@ -27,5 +29,8 @@ export async function run(ctx: CommandContext): Promise<number> {
       );
     }
   }
-  return interruptedStatus(summary.interrupted) ?? (summary.failed > 0 || summary.nodes.some((n) => n.error) || someNodeDown(summary.nodes) ? 1 : 0);
+  return (
+    interruptedStatus(summary.interrupted) ??
+    (summary.failed > 0 || summary.nodes.some((n) => n.error) || someNodeDown(summary.nodes) ? 1 : 0)
+  );
 }

@@ -13,7 +13,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   const summary = await runStageCommand(ctx, 'push', (options) => pushRecords(database, config, options));
   printFailover(ctx.out, 'mesh push', summary.failover ?? []);
   if (!ctx.out.json) {
-    ctx.out.line(`pushed ${summary.pushed}, failed ${summary.failed}${summary.interrupted ? `, interrupted by ${summary.interrupted}` : ''}`);
+    ctx.out.line(
+      `pushed ${summary.pushed}, failed ${summary.failed}${summary.interrupted ? `, interrupted by ${summary.interrupted}` : ''}`,
+    );
     const worked = summary.nodes.filter((n) => n.pushed > 0 || n.failed > 0 || n.skipped || n.error);
     if (worked.length > 0) {
       ctx.out.table(
@@ -37,8 +39,11 @@ export function printFailover(out: Output, prefix: string, results: FailoverResu
   for (const f of results) {
     const to = Object.entries(f.byNode)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([node, n]) => `${node} ${n}`).join(', ');
+      .map(([node, n]) => `${node} ${n}`)
+      .join(', ');
     const stayed = f.stayed > 0 ? `; ${f.stayed} stayed: ${f.reasons.join('; ')}` : '';
-    out.error(`${prefix}: failover: ${f.node} (${f.service}) unavailable since ${f.failingSince}: moved ${f.moved} entities with re-push${to ? ` (${to})` : ''}${stayed}`);
+    out.error(
+      `${prefix}: failover: ${f.node} (${f.service}) unavailable since ${f.failingSince}: moved ${f.moved} entities with re-push${to ? ` (${to})` : ''}${stayed}`,
+    );
   }
 }

@@ -24,7 +24,9 @@ export async function run(ctx: CommandContext): Promise<number> {
     const records = result.repushRecords ? Object.values(result.repushRecords).reduce((a, b) => a + b, 0) : 0;
     ctx.out.line(
       `${result.service}: entity ${String(result.entity)} ${dryRun ? 'would move' : 'moved'} from ${result.from ?? '(unassigned)'} to ${result.to}` +
-        (result.repushed ? `; its ${records} record${records === 1 ? '' : 's'} ${dryRun ? 'would be' : 'will be'} pushed again from the beginning` : '') +
+        (result.repushed
+          ? `; its ${records} record${records === 1 ? '' : 's'} ${dryRun ? 'would be' : 'will be'} pushed again from the beginning`
+          : '') +
         (dryRun ? '; dry run, nothing written' : ''),
     );
   }

@@ -18,7 +18,13 @@ export async function run(ctx: CommandContext): Promise<number> {
     `${from} -> ${to}: ${dryRun ? 'would rename' : 'renamed'} ${entities} entit${entities === 1 ? 'y' : 'ies'} and ${records} delivered record${records === 1 ? '' : 's'}` +
       (dryRun ? '; dry run, nothing written' : ''),
   );
-  ctx.out.table(['service', 'entities'], result.entities.map((e) => [e.service, e.entities]));
-  ctx.out.table(['service', 'protocol', 'records'], result.records.map((r) => [r.service, r.protocol, r.records]));
+  ctx.out.table(
+    ['service', 'entities'],
+    result.entities.map((e) => [e.service, e.entities]),
+  );
+  ctx.out.table(
+    ['service', 'protocol', 'records'],
+    result.records.map((r) => [r.service, r.protocol, r.records]),
+  );
   return 0;
 }

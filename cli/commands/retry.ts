@@ -13,7 +13,9 @@ export async function run(ctx: CommandContext): Promise<number> {
   if (ctx.out.json) ctx.out.document(results);
   else {
     for (const r of results) {
-      ctx.out.line(`${r.service} ${r.protocol}: ${r.revived} dead record${r.revived === 1 ? '' : 's'} ${dryRun ? 'would be pending again; dry run, nothing written' : 'pending again'}`);
+      ctx.out.line(
+        `${r.service} ${r.protocol}: ${r.revived} dead record${r.revived === 1 ? '' : 's'} ${dryRun ? 'would be pending again; dry run, nothing written' : 'pending again'}`,
+      );
     }
   }
   return 0;

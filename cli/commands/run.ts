@@ -29,7 +29,8 @@ interface CycleTotals {
 export async function run(ctx: CommandContext): Promise<number> {
   const { once, every } = ctx.options;
   if (once && every !== undefined) throw new UsageError('give --once or --every, not both');
-  if (!once && every === undefined) throw new UsageError('--once or --every is required: mesh run --once (from cron) or mesh run --every 60s');
+  if (!once && every === undefined)
+    throw new UsageError('--once or --every is required: mesh run --once (from cron) or mesh run --every 60s');
   const everyMs = every === undefined ? 0 : parseDuration(every, '--every');
   const concurrency = concurrencyOption(ctx);
   // From cron (stdout not a terminal) a good run says nothing: cron mails whatever a job prints.

@@ -35,9 +35,14 @@ function age(ms) {
   return `${Math.round(s / 86400)} d`;
 }
 const duration = (ms) => (ms === null || ms === undefined ? '-' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
-const cell = (value, field, extra) => h('td', { class: typeof value === 'number' ? 'num' : extra, 'data-field': field }, typeof value === 'number' ? num(value) : value);
+const cell = (value, field, extra) =>
+  h('td', { class: typeof value === 'number' ? 'num' : extra, 'data-field': field }, typeof value === 'number' ? num(value) : value);
 const healthBadge = (health) =>
-  h('span', { class: `health ${health.state}`, 'data-health': health.state, title: health.lastError || '' }, health.state === 'backoff' ? `back-off until ${time(health.nextTryAt)}` : health.state);
+  h(
+    'span',
+    { class: `health ${health.state}`, 'data-health': health.state, title: health.lastError || '' },
+    health.state === 'backoff' ? `back-off until ${time(health.nextTryAt)}` : health.state,
+  );
 
 function message(text, kind) {
   const el = document.getElementById('message');
@@ -119,7 +124,11 @@ const views = {
       h(
         'table',
         { id: 'services' },
-        h('tr', {}, ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed', 'lag'].map((c) => h('th', {}, c))),
+        h(
+          'tr',
+          {},
+          ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed', 'lag'].map((c) => h('th', {}, c)),
+        ),
         o.services.map((s) =>
           h(
             'tr',
@@ -134,7 +143,11 @@ const views = {
       h(
         'table',
         { id: 'nodes' },
-        h('tr', {}, ['node', 'health', 'entities', 'pending', 'failed', 'processed', 'lag', 'last success', 'last error'].map((c) => h('th', {}, c))),
+        h(
+          'tr',
+          {},
+          ['node', 'health', 'entities', 'pending', 'failed', 'processed', 'lag', 'last success', 'last error'].map((c) => h('th', {}, c)),
+        ),
         o.nodes.map((n) =>
           h(
             'tr',
@@ -164,17 +177,47 @@ const views = {
       h(
         'div',
         { class: 'cards' },
-        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'failures in a row'), h('div', { class: 'value', 'data-field': 'failures' }, num(n.health.failures))),
-        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'failing since'), h('div', { class: 'value' }, time(n.health.failingSince))),
+        h(
+          'div',
+          { class: 'card' },
+          h('div', { class: 'muted' }, 'failures in a row'),
+          h('div', { class: 'value', 'data-field': 'failures' }, num(n.health.failures)),
+        ),
+        h(
+          'div',
+          { class: 'card' },
+          h('div', { class: 'muted' }, 'failing since'),
+          h('div', { class: 'value' }, time(n.health.failingSince)),
+        ),
         h('div', { class: 'card' }, h('div', { class: 'muted' }, 'next try'), h('div', { class: 'value' }, time(n.health.nextTryAt))),
-        h('div', { class: 'card' }, h('div', { class: 'muted' }, 'last success'), h('div', { class: 'value' }, time(n.health.lastSuccessAt ?? n.lastSuccessAt))),
+        h(
+          'div',
+          { class: 'card' },
+          h('div', { class: 'muted' }, 'last success'),
+          h('div', { class: 'value' }, time(n.health.lastSuccessAt ?? n.lastSuccessAt)),
+        ),
       ),
       h('p', { class: 'error' }, n.health.lastError ? `last error: ${n.health.lastError}` : ''),
       h('h2', {}, 'Streams'),
       h(
         'table',
         { id: 'streams' },
-        h('tr', {}, ['service', 'protocol', 'pending', 'failed', 'processed', 'lag', 'last push ok', 'last push error', 'last pull ok', 'last pull error'].map((c) => h('th', {}, c))),
+        h(
+          'tr',
+          {},
+          [
+            'service',
+            'protocol',
+            'pending',
+            'failed',
+            'processed',
+            'lag',
+            'last push ok',
+            'last push error',
+            'last pull ok',
+            'last pull error',
+          ].map((c) => h('th', {}, c)),
+        ),
         n.streams.map((s) =>
           h(
             'tr',
@@ -196,18 +239,43 @@ const views = {
       h(
         'table',
         { id: 'node-runs' },
-        h('tr', {}, ['finished', 'stage', 'service', 'protocol', 'records', 'failed', 'duration', 'error'].map((c) => h('th', {}, c))),
+        h(
+          'tr',
+          {},
+          ['finished', 'stage', 'service', 'protocol', 'records', 'failed', 'duration', 'error'].map((c) => h('th', {}, c)),
+        ),
         n.lastRuns.map((r) =>
-          h('tr', {}, h('td', {}, time(r.finishedAt)), h('td', {}, r.stage), h('td', {}, r.service), h('td', {}, r.protocol), cell(r.records), cell(r.failed), h('td', { class: 'num' }, duration(r.finishedAt - r.startedAt)), h('td', { class: 'error' }, r.error || '')),
+          h(
+            'tr',
+            {},
+            h('td', {}, time(r.finishedAt)),
+            h('td', {}, r.stage),
+            h('td', {}, r.service),
+            h('td', {}, r.protocol),
+            cell(r.records),
+            cell(r.failed),
+            h('td', { class: 'num' }, duration(r.finishedAt - r.startedAt)),
+            h('td', { class: 'error' }, r.error || ''),
+          ),
         ),
       ),
       h('h2', {}, 'Entities'),
       h(
         'table',
         { id: 'entities' },
-        h('tr', {}, ['service', 'entity', 'weight'].map((c) => h('th', {}, c))),
+        h(
+          'tr',
+          {},
+          ['service', 'entity', 'weight'].map((c) => h('th', {}, c)),
+        ),
         n.entities.entities.map((e) =>
-          h('tr', {}, h('td', {}, e.service), h('td', {}, h('a', { href: `#/entity?${new URLSearchParams({ service: e.service, entity: String(e.id) })}` }, String(e.id))), cell(e.weight)),
+          h(
+            'tr',
+            {},
+            h('td', {}, e.service),
+            h('td', {}, h('a', { href: `#/entity?${new URLSearchParams({ service: e.service, entity: String(e.id) })}` }, String(e.id))),
+            cell(e.weight),
+          ),
         ),
       ),
       pager(n.entities, (offset) => go(`node/${encodeURIComponent(name)}`, { offset })),
@@ -217,16 +285,38 @@ const views = {
 
   async failed(root) {
     const query = hashRoute().query;
-    const filter = { service: query.get('service') || '', protocol: query.get('protocol') || '', node: query.get('node') || '', state: query.get('state') || '' };
+    const filter = {
+      service: query.get('service') || '',
+      protocol: query.get('protocol') || '',
+      node: query.get('node') || '',
+      state: query.get('state') || '',
+    };
     const offset = Number(query.get('offset')) || 0;
     const page = await api(`/api/failed?${new URLSearchParams({ ...filter, offset, limit: pageSize(50) })}`);
     const protocols = [...new Set(state.config.services.flatMap((s) => s.protocols))];
     const select = (name, options) =>
-      h('label', {}, name, h('select', { name, id: `filter-${name}` }, h('option', { value: '' }, 'all'), options.map((o) => h('option', { value: o, selected: filter[name] === o }, o))));
+      h(
+        'label',
+        {},
+        name,
+        h(
+          'select',
+          { name, id: `filter-${name}` },
+          h('option', { value: '' }, 'all'),
+          options.map((o) => h('option', { value: o, selected: filter[name] === o }, o)),
+        ),
+      );
     const form = h(
       'form',
-      { class: 'filters', id: 'failed-filter', onsubmit: (e) => (e.preventDefault(), go('failed', Object.fromEntries(new FormData(form)))) },
-      select('service', state.config.services.map((s) => s.name)),
+      {
+        class: 'filters',
+        id: 'failed-filter',
+        onsubmit: (e) => (e.preventDefault(), go('failed', Object.fromEntries(new FormData(form)))),
+      },
+      select(
+        'service',
+        state.config.services.map((s) => s.name),
+      ),
       select('protocol', protocols),
       select('node', state.config.nodes),
       select('state', ['failed', 'dead']),
@@ -241,7 +331,8 @@ const views = {
         message(`${what} refused: ${error.message}`, 'error');
       }
     };
-    const selected = () => [...document.querySelectorAll('#failed input[data-record]:checked')].map((box) => JSON.parse(box.dataset.record));
+    const selected = () =>
+      [...document.querySelectorAll('#failed input[data-record]:checked')].map((box) => JSON.parse(box.dataset.record));
     const retrySelected = () => {
       const picked = selected();
       if (picked.length === 0) return message('select dead records first', 'error');
@@ -263,17 +354,36 @@ const views = {
         'div',
         { class: 'filters' },
         h('button', { type: 'button', id: 'retry-selected', onclick: retrySelected }, 'Retry selected'),
-        h('button', { type: 'button', id: 'retry-all-dead', onclick: () => retry({ allDead: true, service: filter.service, protocol: filter.protocol, node: filter.node }, 'retry all dead') }, 'Retry all dead of this filter'),
+        h(
+          'button',
+          {
+            type: 'button',
+            id: 'retry-all-dead',
+            onclick: () =>
+              retry({ allDead: true, service: filter.service, protocol: filter.protocol, node: filter.node }, 'retry all dead'),
+          },
+          'Retry all dead of this filter',
+        ),
       ),
       h(
         'table',
         { id: 'failed' },
-        h('tr', {}, ['', 'service', 'protocol', 'id', 'node', 'state', 'attempts', 'error', ''].map((c) => h('th', {}, c))),
+        h(
+          'tr',
+          {},
+          ['', 'service', 'protocol', 'id', 'node', 'state', 'attempts', 'error', ''].map((c) => h('th', {}, c)),
+        ),
         page.records.map((r) =>
           h(
             'tr',
             { 'data-id': String(r.id), 'data-state': r.state },
-            h('td', {}, r.state === 'dead' ? h('input', { type: 'checkbox', 'data-record': JSON.stringify({ service: r.service, protocol: r.protocol, id: r.id }) }) : null),
+            h(
+              'td',
+              {},
+              r.state === 'dead'
+                ? h('input', { type: 'checkbox', 'data-record': JSON.stringify({ service: r.service, protocol: r.protocol, id: r.id }) })
+                : null,
+            ),
             h('td', {}, r.service),
             h('td', {}, r.protocol),
             h('td', {}, String(r.id)),
@@ -281,7 +391,21 @@ const views = {
             h('td', { 'data-field': 'state' }, r.state),
             cell(r.attempts, 'attempts'),
             h('td', { class: 'error' }, r.error || ''),
-            h('td', {}, r.state === 'dead' ? h('button', { type: 'button', class: 'retry-one', onclick: () => retry({ service: r.service, protocol: r.protocol, ids: [r.id] }, `retry ${r.id}`) }, 'Retry') : null),
+            h(
+              'td',
+              {},
+              r.state === 'dead'
+                ? h(
+                    'button',
+                    {
+                      type: 'button',
+                      class: 'retry-one',
+                      onclick: () => retry({ service: r.service, protocol: r.protocol, ids: [r.id] }, `retry ${r.id}`),
+                    },
+                    'Retry',
+                  )
+                : null,
+            ),
           ),
         ),
       ),
@@ -297,28 +421,78 @@ const views = {
     const form = h(
       'form',
       { class: 'filters', onsubmit: (e) => (e.preventDefault(), go('entity', Object.fromEntries(new FormData(form)))) },
-      h('label', {}, 'service', h('select', { name: 'service' }, state.config.services.map((s) => h('option', { value: s.name, selected: s.name === service }, s.name)))),
+      h(
+        'label',
+        {},
+        'service',
+        h(
+          'select',
+          { name: 'service' },
+          state.config.services.map((s) => h('option', { value: s.name, selected: s.name === service }, s.name)),
+        ),
+      ),
       h('label', {}, 'entity', h('input', { name: 'entity', value: entity, id: 'entity-id' })),
-      h('label', {}, 'protocol', h('select', { name: 'protocol' }, protocols.map((p) => h('option', { value: p, selected: p === query.get('protocol') }, p)))),
+      h(
+        'label',
+        {},
+        'protocol',
+        h(
+          'select',
+          { name: 'protocol' },
+          protocols.map((p) => h('option', { value: p, selected: p === query.get('protocol') }, p)),
+        ),
+      ),
       h('button', { type: 'submit' }, 'Look up'),
     );
     root.replaceChildren(h('h2', {}, 'Entity lookup'), form);
     if (!entity) return;
-    const e = await api(`/api/entity?${new URLSearchParams({ service, entity, protocol: query.get('protocol') || '', offset: Number(query.get('offset')) || 0, limit: pageSize(50) })}`);
+    const e = await api(
+      `/api/entity?${new URLSearchParams({ service, entity, protocol: query.get('protocol') || '', offset: Number(query.get('offset')) || 0, limit: pageSize(50) })}`,
+    );
     root.append(
-      h('p', {}, `Entity ${e.entity} of ${e.service}: node `, e.node ? h('a', { href: `#/node/${encodeURIComponent(e.node)}` }, e.node) : 'none (unassigned)'),
+      h(
+        'p',
+        {},
+        `Entity ${e.entity} of ${e.service}: node `,
+        e.node ? h('a', { href: `#/node/${encodeURIComponent(e.node)}` }, e.node) : 'none (unassigned)',
+      ),
       h(
         'table',
         { id: 'entity-protocols' },
-        h('tr', {}, ['protocol', 'pending', 'failed', 'processed'].map((c) => h('th', {}, c))),
-        e.protocols.map((p) => h('tr', {}, h('td', {}, p.protocol), ['pending', 'failed', 'processed'].map((f) => cell(p[f], f)))),
+        h(
+          'tr',
+          {},
+          ['protocol', 'pending', 'failed', 'processed'].map((c) => h('th', {}, c)),
+        ),
+        e.protocols.map((p) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, p.protocol),
+            ['pending', 'failed', 'processed'].map((f) => cell(p[f], f)),
+          ),
+        ),
       ),
       h('h2', {}, `Records of ${e.selected}`),
       h(
         'table',
         { id: 'entity-records' },
-        h('tr', {}, ['id', 'state', 'attempts', 'pushed to', 'error'].map((c) => h('th', {}, c))),
-        e.records.map((r) => h('tr', {}, h('td', {}, String(r.id)), h('td', {}, r.state), cell(r.pushAttempts), h('td', {}, r.pushNode || '-'), h('td', { class: 'error' }, r.pushError || r.pullError || ''))),
+        h(
+          'tr',
+          {},
+          ['id', 'state', 'attempts', 'pushed to', 'error'].map((c) => h('th', {}, c)),
+        ),
+        e.records.map((r) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, String(r.id)),
+            h('td', {}, r.state),
+            cell(r.pushAttempts),
+            h('td', {}, r.pushNode || '-'),
+            h('td', { class: 'error' }, r.pushError || r.pullError || ''),
+          ),
+        ),
       ),
       pager(e, (offset) => go('entity', { service, entity, protocol: e.selected, offset })),
     );
@@ -332,9 +506,24 @@ const views = {
       h(
         'table',
         { id: 'runs' },
-        h('tr', {}, ['started', 'command', 'status', 'duration', 'streams', 'records', 'failed', 'errors'].map((c) => h('th', {}, c))),
+        h(
+          'tr',
+          {},
+          ['started', 'command', 'status', 'duration', 'streams', 'records', 'failed', 'errors'].map((c) => h('th', {}, c)),
+        ),
         page.runs.map((r) =>
-          h('tr', {}, h('td', {}, time(r.startedAt)), h('td', {}, r.command), h('td', {}, r.status), h('td', { class: 'num' }, duration(r.durationMs)), cell(r.streams), cell(r.records), cell(r.failed), h('td', { class: 'error' }, r.errors.join('; '))),
+          h(
+            'tr',
+            {},
+            h('td', {}, time(r.startedAt)),
+            h('td', {}, r.command),
+            h('td', {}, r.status),
+            h('td', { class: 'num' }, duration(r.durationMs)),
+            cell(r.streams),
+            cell(r.records),
+            cell(r.failed),
+            h('td', { class: 'error' }, r.errors.join('; ')),
+          ),
         ),
       ),
       pager(page, (next) => go('runs', { offset: next })),
@@ -348,7 +537,8 @@ const LIVE = new Set(['overview', 'node', 'runs']);
 async function render() {
   const route = hashRoute();
   const view = views[route.view] ? route.view : 'overview';
-  for (const link of document.querySelectorAll('nav a')) link.classList.toggle('active', link.dataset.view === view || (view === 'node' && link.dataset.view === 'overview'));
+  for (const link of document.querySelectorAll('nav a'))
+    link.classList.toggle('active', link.dataset.view === view || (view === 'node' && link.dataset.view === 'overview'));
   const root = document.getElementById('view');
   // Each view is built off the page and put in only if no later render started meanwhile: a slow
   // refresh of the view left behind must never cover the one the user went to.

@@ -21,12 +21,7 @@ const CHUNK = 1_000;
  * same guard: the flags of an entity this run did not move stay as they
  * are). Returns how many moved. Call inside a transaction.
  */
-export async function applyMoves(
-  db: Db,
-  service: ResolvedService,
-  moves: EntityMove[],
-  options: { repush: boolean },
-): Promise<number> {
+export async function applyMoves(db: Db, service: ResolvedService, moves: EntityMove[], options: { repush: boolean }): Promise<number> {
   const { entity } = service;
   const groups = new Map<string, { from: string | null; to: string; ids: EntityId[] }>();
   for (const move of moves) {
@@ -39,7 +34,10 @@ export async function applyMoves(
   for (const { from, to, ids } of groups.values()) {
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
-      const query = db.updateTable(entity.table).set({ [entity.node]: to }).where(entity.id, 'in', chunk);
+      const query = db
+        .updateTable(entity.table)
+        .set({ [entity.node]: to })
+        .where(entity.id, 'in', chunk);
       const result = await (from === null ? query.where(entity.node, 'is', null) : query.where(entity.node, '=', from)).executeTakeFirst();
       const changed = Number(result.numUpdatedRows);
       moved += changed;

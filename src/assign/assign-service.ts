@@ -35,7 +35,15 @@ export async function assignService(
 ): Promise<AssignResult> {
   const dryRun = options.dryRun ?? false;
   const entities = await collectEntities(db, service, { unassigned: true });
-  const result: AssignResult = { service: service.name, assigned: 0, byNode: {}, unassigned: 0, reasons: [], dryRun, ...(dryRun && { moves: [] }) };
+  const result: AssignResult = {
+    service: service.name,
+    assigned: 0,
+    byNode: {},
+    unassigned: 0,
+    reasons: [],
+    dryRun,
+    ...(dryRun && { moves: [] }),
+  };
   if (entities.length === 0) return result;
   const plan = async (trx: Db) => {
     const nodes = await readNodeLoads(trx, config, service);

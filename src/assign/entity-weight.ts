@@ -5,7 +5,8 @@ export function entityWeight(entity: EntityConfig, row: Row): number {
   if (entity.weight === undefined) return 0;
   const value = typeof entity.weight === 'function' ? entity.weight(row) : row[entity.weight];
   const weight = Number(value ?? 0);
-  if (!Number.isFinite(weight)) throw new Error(`entity ${String(row[entity.id])} of table ${entity.table} has a weight that is not a number`);
+  if (!Number.isFinite(weight))
+    throw new Error(`entity ${String(row[entity.id])} of table ${entity.table} has a weight that is not a number`);
   return weight;
 }
 

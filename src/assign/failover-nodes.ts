@@ -43,7 +43,11 @@ export async function failOverNodes(db: Db, config: MeshConfig, options: { servi
   const results: FailoverResult[] = [];
   for (const service of services) {
     const afterMs = service.failover!.afterMs;
-    const failing = new Set(nodesOfService(config, service.name).filter((n) => failingSince(n.name) !== null).map((n) => n.name));
+    const failing = new Set(
+      nodesOfService(config, service.name)
+        .filter((n) => failingSince(n.name) !== null)
+        .map((n) => n.name),
+    );
     for (const node of failing) {
       const since = failingSince(node)!;
       if (options.now - since <= afterMs) continue;

@@ -51,9 +51,7 @@ export async function reassignEntity(
   return writeOrPlan(db, dryRun, async (trx) => {
     const selection = weightSelection(entity);
     const base = trx.selectFrom(entity.table);
-    const row = await (selection === '*' ? base.selectAll() : base.select(selection))
-      .where(entity.id, '=', entityId)
-      .executeTakeFirst();
+    const row = await (selection === '*' ? base.selectAll() : base.select(selection)).where(entity.id, '=', entityId).executeTakeFirst();
     if (row === undefined) throw new MoveRefused(`service ${service.name}: no entity ${entityId} in table ${entity.table}`);
     const current = (row[entity.node] as string | null) ?? null;
     const id = row[entity.id] as EntityId;
@@ -131,7 +129,13 @@ export async function drainNode(
         lastRoundRobinNode,
       });
       const moves: EntityMove[] = plan.assignments.map((a) => ({ id: a.id, from: node, to: a.node }));
-      const repushRecords = options.repush ? await countEntityRecords(trx, service, moves.map((m) => m.id)) : undefined;
+      const repushRecords = options.repush
+        ? await countEntityRecords(
+            trx,
+            service,
+            moves.map((m) => m.id),
+          )
+        : undefined;
       const moved = dryRun ? moves.length : await applyMoves(trx, service, moves, { repush: options.repush });
       if (!dryRun && plan.lastRoundRobinNode !== null && plan.lastRoundRobinNode !== lastRoundRobinNode) {
         await writeState(trx, roundRobinKey(service.name), plan.lastRoundRobinNode);

@@ -42,9 +42,7 @@ export function hasRoom(node: NodeLoad, weight: number): boolean {
 export function limitReached(node: NodeLoad): string {
   if (node.maxEntities !== undefined && node.entities >= node.maxEntities) return `at maxEntities ${node.maxEntities}`;
   if (node.maxWeight !== undefined) {
-    return node.weight >= node.maxWeight
-      ? `at maxWeight ${node.maxWeight}`
-      : `at weight ${node.weight} of maxWeight ${node.maxWeight}`;
+    return node.weight >= node.maxWeight ? `at maxWeight ${node.maxWeight}` : `at weight ${node.weight} of maxWeight ${node.maxWeight}`;
   }
   return 'has room';
 }

@@ -258,9 +258,7 @@ function balanceWeights(state: Placement): void {
   }
 
   // Per node, its entities that carry weight, lightest first (ties in input order), for a binary search.
-  const byWeight = state.onNode.map((list) =>
-    list.filter((e) => weights[e]! > 0).sort((a, b) => weights[a]! - weights[b]! || a - b),
-  );
+  const byWeight = state.onNode.map((list) => list.filter((e) => weights[e]! > 0).sort((a, b) => weights[a]! - weights[b]! || a - b));
   const weightOf = (e: number) => weights[e]!;
   /** Moves the best entity of `s` to `d`; false when none narrows their gap within d's capacity. */
   const tryMove = (s: number, d: number): boolean => {

@@ -60,7 +60,9 @@ export async function renameNode(
         const pushNode = sql.ref(protocol.flags.pushNode);
         let records: number;
         if (dryRun) {
-          const counted = await sql<{ n: unknown }>`select count(*) as n from ${sql.table(protocol.table)} where ${pushNode} = ${from}`.execute(db);
+          const counted = await sql<{
+            n: unknown;
+          }>`select count(*) as n from ${sql.table(protocol.table)} where ${pushNode} = ${from}`.execute(db);
           records = Number(counted.rows[0]?.n ?? 0);
         } else {
           const updated = await sql`update ${sql.table(protocol.table)} set ${pushNode} = ${to} where ${pushNode} = ${from}`.execute(db);

@@ -27,7 +27,8 @@ export function checkColumnUse(services: PlacedService[]): ConfigProblem[] {
     const owner = owners.get(key(table, node));
     if (owner !== undefined) {
       problems.push({ path: `${path}.entity.node`, message: `column "${node}" of table "${table}" is already ${owner.text}` });
-    } else owners.set(key(table, node), { service: service.name, text: `the node column of service "${service.name}" (${path}.entity.node)` });
+    } else
+      owners.set(key(table, node), { service: service.name, text: `the node column of service "${service.name}" (${path}.entity.node)` });
   }
   // Only node columns are in the map yet: a flag against another flag, or against its own service's
   // node column, is reported where the flags are resolved.
@@ -36,7 +37,10 @@ export function checkColumnUse(services: PlacedService[]): ConfigProblem[] {
       for (const flag of FLAG_NAMES) {
         const owner = owners.get(key(protocol.table, protocol.flags[flag]));
         if (owner === undefined || owner.service === service.name) continue;
-        problems.push({ path: `${path}.flags.${flag}`, message: `column "${protocol.flags[flag]}" of table "${protocol.table}" is already ${owner.text}` });
+        problems.push({
+          path: `${path}.flags.${flag}`,
+          message: `column "${protocol.flags[flag]}" of table "${protocol.table}" is already ${owner.text}`,
+        });
       }
     }
   }
@@ -44,7 +48,8 @@ export function checkColumnUse(services: PlacedService[]): ConfigProblem[] {
     for (const { path, protocol } of protocols) {
       for (const flag of FLAG_NAMES) {
         const k = key(protocol.table, protocol.flags[flag]);
-        if (!owners.has(k)) owners.set(k, { service: service.name, text: `the ${flag} flag of protocol "${protocol.name}" (${path}.flags.${flag})` });
+        if (!owners.has(k))
+          owners.set(k, { service: service.name, text: `the ${flag} flag of protocol "${protocol.name}" (${path}.flags.${flag})` });
       }
     }
   }
@@ -72,13 +77,19 @@ function checkPullColumns(protocol: ResolvedProtocol, path: string, owners: Map<
   for (const [field, column] of Object.entries(columns)) {
     const other = targets.get(column);
     if (other !== undefined) {
-      problems.push({ path: `${path}.${field}`, message: `column "${column}" also receives result field "${other}"; each field needs a column of its own` });
+      problems.push({
+        path: `${path}.${field}`,
+        message: `column "${column}" also receives result field "${other}"; each field needs a column of its own`,
+      });
       continue;
     }
     targets.set(column, field);
     const owner = own.get(column) ?? owners.get(`${protocol.table}\u0000${column}`)?.text;
     if (owner !== undefined) {
-      problems.push({ path: `${path}.${field}`, message: `column "${column}" of table "${protocol.table}" is ${owner}; a node's result must not overwrite it` });
+      problems.push({
+        path: `${path}.${field}`,
+        message: `column "${column}" of table "${protocol.table}" is ${owner}; a node's result must not overwrite it`,
+      });
     }
   }
   return problems;

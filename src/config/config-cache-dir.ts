@@ -39,7 +39,9 @@ export function prepareConfigCacheDir(dir: string): string | undefined {
   }
   // Whoever can write to the parent can swap the folder for one of their own; a sticky
   // parent (/tmp) lets nobody but the owner move our folder.
-  const refused = refusal(parent, 'folder', { tighten: false, stickyOk: true, follow: true }) ?? refusal(dir, 'folder', { tighten: true, stickyOk: false, follow: false });
+  const refused =
+    refusal(parent, 'folder', { tighten: false, stickyOk: true, follow: true }) ??
+    refusal(dir, 'folder', { tighten: true, stickyOk: false, follow: false });
   if (refused !== undefined) return refused;
   for (const name of readdirSync(dir)) {
     const refusedFile = refusal(join(dir, name), 'file', { tighten: true, stickyOk: false, follow: false });
@@ -58,7 +60,11 @@ export function tightenConfigCacheFiles(dir: string): void {
   }
 }
 
-function refusal(path: string, kind: 'folder' | 'file', options: { tighten: boolean; stickyOk: boolean; follow: boolean }): string | undefined {
+function refusal(
+  path: string,
+  kind: 'folder' | 'file',
+  options: { tighten: boolean; stickyOk: boolean; follow: boolean },
+): string | undefined {
   let stats: Stats;
   try {
     // A parent reached through a link (a moved ~/.cache) is judged by where it leads.

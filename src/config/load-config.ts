@@ -56,7 +56,8 @@ export async function loadConfig(
     throw new ConfigError(
       missing.map((p) => ({
         path: p,
-        message: 'file not found; create it (see README, "Using it on your own database") or point to it with --nodes-config / --services-config',
+        message:
+          'file not found; create it (see README, "Using it on your own database") or point to it with --nodes-config / --services-config',
       })),
     );
   }
@@ -111,7 +112,10 @@ async function withinTimeLimit<T>(loading: Promise<T>, timeoutMs: number): Promi
   let timer: NodeJS.Timeout | undefined;
   let onDry: (() => void) | undefined;
   const stuck = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StuckLoad(`did not finish loading within ${timeoutMs} ms (a top-level await that never settles?)`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new StuckLoad(`did not finish loading within ${timeoutMs} ms (a top-level await that never settles?)`)),
+      timeoutMs,
+    );
     timer.unref();
     onDry = () => reject(new StuckLoad('never finished loading: it awaits something that cannot settle (a top-level await on nothing)'));
     process.once('beforeExit', onDry);

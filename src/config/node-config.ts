@@ -23,8 +23,7 @@ interface NodeSshBase {
 
 /** SSH access: a private key file or a password, never both. */
 export type NodeSshConfig =
-  | (NodeSshBase & { privateKeyPath: string; password?: never })
-  | (NodeSshBase & { password: string | undefined; privateKeyPath?: never });
+  (NodeSshBase & { privateKeyPath: string; password?: never }) | (NodeSshBase & { password: string | undefined; privateKeyPath?: never });
 
 export interface NodeTlsConfig {
   /** Path to a PEM file with the private CA that signed the node's certificate. */

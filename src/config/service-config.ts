@@ -56,9 +56,7 @@ export interface PullResult {
 /** Stores the successful results of one batch yourself, inside the pull transaction. */
 export type PullStoreFunction = (records: Row[], results: PullResult[], ctx: PullContext) => Promise<void>;
 
-export type PushConfig =
-  | { path: string; fn?: never }
-  | { fn: PushFunction; path?: never };
+export type PushConfig = { path: string; fn?: never } | { fn: PushFunction; path?: never };
 
 interface PullBase {
   statusPath: string;
@@ -74,8 +72,7 @@ interface PullBase {
 }
 
 export type PullConfig =
-  | (PullBase & { columns?: Record<string, string>; fn?: never })
-  | (PullBase & { fn: PullStoreFunction; columns?: never });
+  (PullBase & { columns?: Record<string, string>; fn?: never }) | (PullBase & { fn: PullStoreFunction; columns?: never });
 
 export interface FlagColumns {
   pushTime: string;

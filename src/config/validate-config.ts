@@ -219,17 +219,24 @@ function validateSsh(check: Checker, ssh: unknown, path: string): void {
 const SERVICE_KEYS = ['name', 'entity', 'assign', 'protocols', 'failover'] as const;
 const ENTITY_KEYS = ['table', 'id', 'node', 'weight'] as const;
 const PROTOCOL_KEYS = [
-  'name', 'table', 'id', 'sort', 'entityRef', 'batchSize', 'push', 'pull', 'flags', 'maxAttempts', 'settleMs',
+  'name',
+  'table',
+  'id',
+  'sort',
+  'entityRef',
+  'batchSize',
+  'push',
+  'pull',
+  'flags',
+  'maxAttempts',
+  'settleMs',
 ] as const;
 
 /**
  * `declared` holds every service name, valid service or not, so that a
  * problem in a service is not echoed as "not declared" on each of its nodes.
  */
-function validateServices(
-  check: Checker,
-  input: unknown,
-): { services: ResolvedService[]; declared: Set<string>; placed: PlacedService[] } {
+function validateServices(check: Checker, input: unknown): { services: ResolvedService[]; declared: Set<string>; placed: PlacedService[] } {
   const resolved: ResolvedService[] = [];
   const seen = new Set<string>();
   const placed: PlacedService[] = [];
@@ -325,12 +332,7 @@ function validateEntity(check: Checker, entity: unknown, path: string): EntityCo
   return entity as unknown as EntityConfig;
 }
 
-function validateProtocol(
-  check: Checker,
-  protocol: unknown,
-  path: string,
-  entity: EntityConfig | undefined,
-): ResolvedProtocol | undefined {
+function validateProtocol(check: Checker, protocol: unknown, path: string, entity: EntityConfig | undefined): ResolvedProtocol | undefined {
   if (!check.object(protocol, path)) return undefined;
   check.knownKeys(protocol, path, PROTOCOL_KEYS);
   const problemsBefore = check.problems.length;
@@ -350,12 +352,19 @@ function validateProtocol(
   const flags = resolveFlags(check, protocol, path, name);
   if (flags) {
     const used = new Map<string, string>();
-    for (const [key, column] of [['id', id], ['sort', sort], ['entityRef', entityRef]] as const) {
+    for (const [key, column] of [
+      ['id', id],
+      ['sort', sort],
+      ['entityRef', entityRef],
+    ] as const) {
       if (column !== undefined) used.set(column, key);
     }
     // On the entity table itself, the flags also sit next to the assignment (and weight) columns.
     if (entity && table === entity.table) {
-      for (const [key, column] of [['entity.node', entity.node], ['entity.weight', entity.weight]] as const) {
+      for (const [key, column] of [
+        ['entity.node', entity.node],
+        ['entity.weight', entity.weight],
+      ] as const) {
         if (typeof column === 'string' && !used.has(column)) used.set(column, key);
       }
     }

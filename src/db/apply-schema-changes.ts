@@ -47,10 +47,6 @@ export function compileSchemaChanges(db: Kysely<unknown>, dialect: DialectName, 
 
 /** The part of Kysely's alter-table builders that chaining several addColumn calls uses. */
 interface AddColumnChain {
-  addColumn(
-    name: string,
-    type: DataTypeExpression,
-    build?: (col: ColumnDefinitionBuilder) => ColumnDefinitionBuilder,
-  ): AddColumnChain;
+  addColumn(name: string, type: DataTypeExpression, build?: (col: ColumnDefinitionBuilder) => ColumnDefinitionBuilder): AddColumnChain;
   compile(): CompiledQuery;
 }

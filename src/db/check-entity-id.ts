@@ -6,9 +6,15 @@ const INTEGER = /^[+-]?\d+$/;
 
 /** The range of each integer type, by the names PostgreSQL (udt), MySQL (data_type) and SQLite (declared) use. */
 const INTEGER_BITS: Record<string, number> = {
-  int2: 16, smallint: 16, tinyint: 8, mediumint: 24,
-  int4: 32, int: 32, integer: 32,
-  int8: 64, bigint: 64,
+  int2: 16,
+  smallint: 16,
+  tinyint: 8,
+  mediumint: 24,
+  int4: 32,
+  int: 32,
+  integer: 32,
+  int8: 64,
+  bigint: 64,
 };
 
 /**
@@ -37,6 +43,7 @@ export async function checkEntityId(database: Database, table: string, column: s
     if (number < -limit || number > max) return `entity id ${shown} is out of range (${where})`;
     return undefined;
   }
-  if (info.maxLength !== null && [...value].length > info.maxLength) return `entity id ${shown} is longer than ${info.maxLength} characters (${where})`;
+  if (info.maxLength !== null && [...value].length > info.maxLength)
+    return `entity id ${shown} is longer than ${info.maxLength} characters (${where})`;
   return undefined;
 }

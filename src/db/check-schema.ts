@@ -6,7 +6,14 @@ import { SchemaNotReadyError } from './schema-not-ready-error.js';
 
 export { SchemaNotReadyError };
 
-const OWN_TABLES = ['workmesh_state', 'workmesh_lease', 'workmesh_run', 'workmesh_node_health', 'workmesh_stream_history', 'workmesh_stream_totals'];
+const OWN_TABLES = [
+  'workmesh_state',
+  'workmesh_lease',
+  'workmesh_run',
+  'workmesh_node_health',
+  'workmesh_stream_history',
+  'workmesh_stream_totals',
+];
 
 /**
  * Checks, before any work, what can only be checked against the database:
@@ -27,7 +34,9 @@ export async function checkSchema(database: Database, config: MeshConfig): Promi
   if (plan.problems.length > 0) throw new SchemaNotReadyError(plan.problems.join('; '));
   const missing = [
     ...OWN_TABLES.filter((t) => !own.has(t)).map((t) => `table ${t}`),
-    ...plan.changes.map((c) => (c.kind === 'add-column' ? `column ${c.table}.${c.column}` : `index ${c.name} on ${c.table}(${c.columns.join(', ')})`)),
+    ...plan.changes.map((c) =>
+      c.kind === 'add-column' ? `column ${c.table}.${c.column}` : `index ${c.name} on ${c.table}(${c.columns.join(', ')})`,
+    ),
   ];
   if (missing.length > 0) {
     throw new SchemaNotReadyError(`the database is not prepared: missing ${missing.join(', ')}; run mesh migrate`);

@@ -12,12 +12,7 @@ import { entityOnNode, rowsChanged } from './record-guards.js';
  * keeps its flags. Call in the transaction that made the move: it holds
  * those entity rows already. Returns the records cleared.
  */
-export async function clearRecordFlags(
-  db: Db,
-  service: ResolvedService,
-  entityIds: readonly unknown[],
-  onNode: string,
-): Promise<number> {
+export async function clearRecordFlags(db: Db, service: ResolvedService, entityIds: readonly unknown[], onNode: string): Promise<number> {
   if (entityIds.length === 0) return 0;
   let cleared = 0;
   for (const protocol of service.protocols) {
@@ -29,7 +24,8 @@ export async function clearRecordFlags(
       sql`${sql.ref(flags.pushAttempts)} = 0`,
       sql`${sql.ref(flags.pushNode)} = null`,
     ];
-    if (protocol.pull) set.push(sql`${sql.ref(flags.pullTime)} = null`, sql`${sql.ref(flags.pullSuccess)} = null`, sql`${sql.ref(flags.pullError)} = null`);
+    if (protocol.pull)
+      set.push(sql`${sql.ref(flags.pullTime)} = null`, sql`${sql.ref(flags.pullSuccess)} = null`, sql`${sql.ref(flags.pullError)} = null`);
     const result = await sql`
       update ${sql.table(protocol.table)} set ${sql.join(set, sql`, `)}
       where ${sql.ref(protocol.entityRef ?? protocol.id)} in (${sql.join([...entityIds])})

@@ -1,9 +1,6 @@
 export type DialectName = 'mysql' | 'postgres' | 'sqlite';
 
-export type DatabaseTarget =
-  | { dialect: 'mysql'; url: URL }
-  | { dialect: 'postgres'; url: URL }
-  | { dialect: 'sqlite'; file: string };
+export type DatabaseTarget = { dialect: 'mysql'; url: URL } | { dialect: 'postgres'; url: URL } | { dialect: 'sqlite'; file: string };
 
 /** A missing or malformed database URL (exit 2, nothing written). */
 export class DatabaseUrlError extends Error {
@@ -32,16 +29,23 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseTarget {
     throw new DatabaseUrlError(`database URL is malformed; expected ${FORMS}`);
   }
   const scheme = url.protocol.replace(/:$/, '');
-  const dialect = scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : scheme === 'postgres' || scheme === 'postgresql' ? 'postgres' : undefined;
+  const dialect =
+    scheme === 'mysql' || scheme === 'mariadb' ? 'mysql' : scheme === 'postgres' || scheme === 'postgresql' ? 'postgres' : undefined;
   if (dialect === undefined) throw new DatabaseUrlError(`database URL scheme "${scheme}" is not supported; expected ${FORMS}`);
   if (url.hostname === '') throw new DatabaseUrlError(`database URL has no host; expected ${FORMS}`);
   if (url.pathname.replace(/^\//, '') === '') throw new DatabaseUrlError(`database URL names no database; expected ${FORMS}`);
   // The drivers decode these and would throw a bare `URIError: URI malformed`.
-  for (const [part, value] of [['user name', url.username], ['password', url.password], ['database name', url.pathname]] as const) {
+  for (const [part, value] of [
+    ['user name', url.username],
+    ['password', url.password],
+    ['database name', url.pathname],
+  ] as const) {
     try {
       decodeURIComponent(value);
     } catch {
-      throw new DatabaseUrlError(`database URL: the ${part} is not valid percent-encoding (a % must be followed by two hex digits; write %25 for %)`);
+      throw new DatabaseUrlError(
+        `database URL: the ${part} is not valid percent-encoding (a % must be followed by two hex digits; write %25 for %)`,
+      );
     }
   }
   return { dialect, url };
@@ -91,7 +95,8 @@ export function connectionFailure(target: DatabaseTarget, error: unknown): Error
   if (password !== '') reason = reason.split(password).join('***');
   const message = `cannot connect to the database ${describeDatabase(target)}: ${reason}`;
   const configuration =
-    (typeof code === 'string' && CONFIGURATION_CODES.has(code)) || (target.dialect === 'sqlite' && /cannot open|directory does not exist/i.test(reason));
+    (typeof code === 'string' && CONFIGURATION_CODES.has(code)) ||
+    (target.dialect === 'sqlite' && /cannot open|directory does not exist/i.test(reason));
   return configuration ? new DatabaseConnectionError(message, { cause: error }) : new Error(message, { cause: error });
 }
 

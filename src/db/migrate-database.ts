@@ -78,7 +78,10 @@ export async function migrateDatabase(database: Database, config: MeshConfig, op
   const indexed = [...new Set(plan.changes.flatMap((c) => (c.kind === 'create-index' ? [c.table] : [])))];
   const analyze = indexed.map((table) => analyzeQuery(database.dialect, table).compile(db));
   if (analyze.length > 0) {
-    steps.push({ description: `statistics of the ${indexed.length === 1 ? 'table' : 'tables'} indexed: ${indexed.join(', ')}`, sql: analyze.map((q) => q.sql) });
+    steps.push({
+      description: `statistics of the ${indexed.length === 1 ? 'table' : 'tables'} indexed: ${indexed.join(', ')}`,
+      sql: analyze.map((q) => q.sql),
+    });
   }
   if (options.dryRun || steps.length === 0) return { steps, problems: [], warnings, dryRun: options.dryRun };
 

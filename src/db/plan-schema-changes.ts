@@ -139,7 +139,9 @@ export function planSchemaChanges(config: MeshConfig, dialect: DialectName, sche
         const where = `${pwho}: pull.columns.${field}: column "${protocol.table}.${column}"`;
         if (!target) problems.push(`${where} does not exist`);
         else if (target.maxLength !== null && target.maxLength < SHORT_RESULT_COLUMN) {
-          warnings.push(`${where} holds at most ${target.maxLength} characters (${target.type}(${target.maxLength})); a longer result fails its batch`);
+          warnings.push(
+            `${where} holds at most ${target.maxLength} characters (${target.type}(${target.maxLength})); a longer result fails its batch`,
+          );
         }
       }
       for (const flag of flagsOf(protocol)) addColumn(table, protocol.table, protocol.flags[flag], FLAG_KINDS[flag], pwho);
@@ -174,6 +176,9 @@ function flagsOf(protocol: ResolvedProtocol): FlagName[] {
 export function indexName(table: string, purpose: string, columns: string[]): string {
   const name = `wm_${table.replace('.', '_')}_${purpose}`;
   if (name.length <= 60) return name;
-  const hash = createHash('sha256').update(`${table}(${columns.join(',')})`).digest('hex').slice(0, 8);
+  const hash = createHash('sha256')
+    .update(`${table}(${columns.join(',')})`)
+    .digest('hex')
+    .slice(0, 8);
   return `${name.slice(0, 51)}_${hash}`;
 }

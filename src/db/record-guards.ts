@@ -23,7 +23,12 @@ import { toDbBoolean } from './db-values.js';
  * already; SQLite has one writer. `unlocked`: for a transaction that has
  * just written those entity rows itself (a move), any dialect.
  */
-export function entityOnNode(dialect: DialectName | 'unlocked', service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
+export function entityOnNode(
+  dialect: DialectName | 'unlocked',
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  node: string,
+): RawBuilder<unknown> {
   const { entity } = service;
   const table = sql.table(protocol.table);
   if (protocol.entityRef === undefined) return sql`(${table}.${sql.ref(entity.node)} = ${node})`;
@@ -33,7 +38,12 @@ export function entityOnNode(dialect: DialectName | 'unlocked', service: Resolve
 }
 
 /** Still pending (push_success NULL: not delivered, not dead) and its entity still on the node the batch went to. */
-export function stillPendingFor(dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
+export function stillPendingFor(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  node: string,
+): RawBuilder<unknown> {
   const table = sql.table(protocol.table);
   return sql`(${table}.${sql.ref(protocol.flags.pushSuccess)} is null and ${entityOnNode(dialect, service, protocol, node)})`;
 }
@@ -44,7 +54,12 @@ export function stillPendingFor(dialect: DialectName, service: ResolvedService, 
  * recorded, its entity on that node), pull_success NULL. A re-push clears
  * push_success and push_node, so an answer in flight across it is dropped.
  */
-export function stillDeliveredTo(dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, node: string): RawBuilder<unknown> {
+export function stillDeliveredTo(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  node: string,
+): RawBuilder<unknown> {
   const table = sql.table(protocol.table);
   const { flags } = protocol;
   const pushNode = sql`${table}.${sql.ref(flags.pushNode)}`;

@@ -4,10 +4,7 @@ import type { Db } from '../config/service-config.js';
 /** Records a run in `workmesh_run`; returns its id. */
 export async function startRun(db: Db, command: string, owner: string): Promise<string> {
   const id = randomUUID();
-  await db
-    .insertInto('workmesh_run')
-    .values({ id, command, owner, started_at: Date.now(), status: 'running' })
-    .execute();
+  await db.insertInto('workmesh_run').values({ id, command, owner, started_at: Date.now(), status: 'running' }).execute();
   return id;
 }
 

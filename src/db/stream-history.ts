@@ -16,7 +16,12 @@ type CountedOutcome = StreamOutcome & { pushed?: number; pulled?: number; failed
  * once at the end of each push or pull run; the run's start is read from its
  * `workmesh_run` row.
  */
-export async function recordStreamHistory(db: Db, runId: string, stage: 'push' | 'pull', outcomes: readonly CountedOutcome[]): Promise<void> {
+export async function recordStreamHistory(
+  db: Db,
+  runId: string,
+  stage: 'push' | 'pull',
+  outcomes: readonly CountedOutcome[],
+): Promise<void> {
   const finishedAt = Date.now();
   const run = await db.selectFrom('workmesh_run').select('started_at').where('id', '=', runId).executeTakeFirst();
   const startedAt = run === undefined ? finishedAt : Number(run.started_at);
@@ -36,7 +41,10 @@ export async function recordStreamHistory(db: Db, runId: string, stage: 'push' |
     }));
   if (rows.length > 0) await db.insertInto('workmesh_stream_history').values(rows).execute();
   for (const row of rows) if (row.records > 0 || row.failed > 0) await addToTotals(db, row);
-  await db.deleteFrom('workmesh_stream_history').where('finished_at', '<', finishedAt - STREAM_HISTORY_MS).execute();
+  await db
+    .deleteFrom('workmesh_stream_history')
+    .where('finished_at', '<', finishedAt - STREAM_HISTORY_MS)
+    .execute();
 }
 
 interface TotalsRow {

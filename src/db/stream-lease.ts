@@ -133,9 +133,12 @@ export class StreamLeases {
   #startRenewing(): void {
     if (this.#timer || this.#held.size === 0) return;
     // Renewed three times per lease, so a short lease never lapses between renewals.
-    this.#timer = setInterval(() => {
-      this.renew().catch(() => undefined);
-    }, Math.max(50, Math.floor(this.#ttlMs / 3)));
+    this.#timer = setInterval(
+      () => {
+        this.renew().catch(() => undefined);
+      },
+      Math.max(50, Math.floor(this.#ttlMs / 3)),
+    );
     this.#timer.unref();
   }
 }

@@ -45,7 +45,10 @@ export async function seedDemoTables(database: Database, seed: DemoSeed): Promis
   const time = (ms: number) => (database.dialect === 'sqlite' ? new Date(ms).toISOString() : new Date(ms));
   const accounts = Array.from({ length: seed.accounts }, (_, i) => ({ id: i + 1, name: `account ${i + 1}`, weight: (i % 5) + 1 }));
   for (let i = 0; i < accounts.length; i += INSERT_ROWS) {
-    await database.db.insertInto('account').values(accounts.slice(i, i + INSERT_ROWS)).execute();
+    await database.db
+      .insertInto('account')
+      .values(accounts.slice(i, i + INSERT_ROWS))
+      .execute();
   }
   for (let first = 1; first <= seed.records; first += INSERT_ROWS * 10) {
     await database.db.transaction().execute(async (trx) => {
@@ -82,7 +85,10 @@ export async function seedDemoTablesFast(database: Database, seed: DemoSeed): Pr
   const digits = sql.raw(Array.from({ length: 10 }, (_, d) => `select ${d} as n`).join(' union all '));
   const failEvery = seed.failEvery ?? 0;
   const text = (prefix: string) => (dialect === 'mysql' ? sql`concat(${prefix}, g.id)` : sql`cast(${prefix} as varchar(200)) || g.id`);
-  const subject = failEvery > 0 ? sql`case when g.id % ${failEvery} = 0 then ${text('FAIL: unreadable message ')} else ${text('message ')} end` : text('message ');
+  const subject =
+    failEvery > 0
+      ? sql`case when g.id % ${failEvery} = 0 then ${text('FAIL: unreadable message ')} else ${text('message ')} end`
+      : text('message ');
   // Record k is created k seconds after the start, as seedDemoTables writes it in each dialect.
   const createTime =
     dialect === 'sqlite'

@@ -26,7 +26,11 @@ export interface NodeFailure {
 export async function recordNodeFailure(db: Db, failure: NodeFailure): Promise<number> {
   const lastError = cleanErrorText(failure.error).slice(0, ERROR_CHARS);
   for (let attempt = 1; ; attempt++) {
-    const row = await db.selectFrom('workmesh_node_health').select(['failures', 'failing_since']).where('node', '=', failure.node).executeTakeFirst();
+    const row = await db
+      .selectFrom('workmesh_node_health')
+      .select(['failures', 'failing_since'])
+      .where('node', '=', failure.node)
+      .executeTakeFirst();
     const failures = row === undefined ? 0 : Number(row.failures);
     const nextTryAt = failure.now + backOffDelayMs(failures + 1, failure.settings, failure.random ?? Math.random());
     const values = {
@@ -37,7 +41,10 @@ export async function recordNodeFailure(db: Db, failure: NodeFailure): Promise<n
     };
     try {
       if (row === undefined) {
-        await db.insertInto('workmesh_node_health').values({ node: failure.node, ...values }).execute();
+        await db
+          .insertInto('workmesh_node_health')
+          .values({ node: failure.node, ...values })
+          .execute();
         return nextTryAt;
       }
       const result = await db
@@ -65,7 +72,10 @@ export async function recordNodeSuccess(db: Db, node: string, now: number): Prom
   const result = await db.updateTable('workmesh_node_health').set(values).where('node', '=', node).executeTakeFirst();
   if (Number(result.numUpdatedRows) > 0) return;
   try {
-    await db.insertInto('workmesh_node_health').values({ node, ...values }).execute();
+    await db
+      .insertInto('workmesh_node_health')
+      .values({ node, ...values })
+      .execute();
   } catch {
     // Another master inserted the row meanwhile; a success needs no more than that it exists.
   }

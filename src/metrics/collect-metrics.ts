@@ -49,8 +49,18 @@ export async function collectMetrics(database: Database, config: MeshConfig, now
     if (stream.lagMs !== null) lag.set({ service: stream.service, protocol: stream.protocol, node: stream.node }, stream.lagMs / 1000);
   }
 
-  const up = new Gauge({ name: 'workmesh_node_up', help: '1 when the node is not failing, 0 while it is.', labelNames: ['node'], registers });
-  const failures = new Gauge({ name: 'workmesh_node_failures', help: 'Failures in a row since the last success.', labelNames: ['node'], registers });
+  const up = new Gauge({
+    name: 'workmesh_node_up',
+    help: '1 when the node is not failing, 0 while it is.',
+    labelNames: ['node'],
+    registers,
+  });
+  const failures = new Gauge({
+    name: 'workmesh_node_failures',
+    help: 'Failures in a row since the last success.',
+    labelNames: ['node'],
+    registers,
+  });
   const backoff = new Gauge({
     name: 'workmesh_node_backoff_seconds',
     help: 'Seconds left before a master calls the node again (0: not in back-off).',
@@ -74,7 +84,12 @@ export async function collectMetrics(database: Database, config: MeshConfig, now
   }
 
   const moved = {
-    push: new Counter({ name: 'workmesh_records_pushed_total', help: 'Records pushed and confirmed by the node.', labelNames: streamLabels, registers }),
+    push: new Counter({
+      name: 'workmesh_records_pushed_total',
+      help: 'Records pushed and confirmed by the node.',
+      labelNames: streamLabels,
+      registers,
+    }),
     pull: new Counter({ name: 'workmesh_records_pulled_total', help: 'Results pulled and stored.', labelNames: streamLabels, registers }),
   };
   const failedTotal = new Counter({
@@ -97,7 +112,8 @@ export async function collectMetrics(database: Database, config: MeshConfig, now
     registers,
   });
   for (const a of await streamActivity(database.db)) {
-    if (a.lastSuccessAt !== null) streamSuccess.set({ stage: a.stage, service: a.service, protocol: a.protocol, node: a.node }, a.lastSuccessAt / 1000);
+    if (a.lastSuccessAt !== null)
+      streamSuccess.set({ stage: a.stage, service: a.service, protocol: a.protocol, node: a.node }, a.lastSuccessAt / 1000);
   }
 
   const duration = new Gauge({

@@ -95,12 +95,14 @@ export class MicroStore {
     // text, [seq, record, seq, record, ...], so it is one JSON.parse and one
     // row instead of one of each per record.
     this.#pending = this.#db
-      .prepare<[{ protocol: string; limit: number }], string | null>(`
+      .prepare<[{ protocol: string; limit: number }], string | null>(
+        `
         SELECT '[' || group_concat(seq || ',' || record, ',') || ']'
         FROM (
           SELECT seq, record FROM micro_received
           WHERE protocol = @protocol AND seq > coalesce((SELECT last_seq FROM micro_progress WHERE protocol = @protocol), 0)
-          ORDER BY seq LIMIT @limit)`)
+          ORDER BY seq LIMIT @limit)`,
+      )
       .pluck();
     // OR REPLACE: a record handed out again replaces its outcome, as the UPDATE
     // of version 1 did; only a data file migrated with a gap does that (see migrate).
@@ -133,20 +135,26 @@ export class MicroStore {
       if (last !== undefined) this.#advance.run(last.seq);
     });
     this.#lastProcessed = this.#db
-      .prepare<[string], string>(`
-        SELECT r.record_id FROM micro_progress AS p JOIN micro_received AS r ON r.seq = p.last_seq WHERE p.protocol = ?`)
+      .prepare<[string], string>(
+        `
+        SELECT r.record_id FROM micro_progress AS p JOIN micro_received AS r ON r.seq = p.last_seq WHERE p.protocol = ?`,
+      )
       .pluck();
     // CROSS JOIN keeps the asked keys the outer loop, each one a lookup in the
     // (protocol, record_key) index, which holds the seq, and then one in the outcomes.
     this.#outcomes = this.#db
-      .prepare<[string, string], OutcomeRow>(`
+      .prepare<[string, string], OutcomeRow>(
+        `
         SELECT j.key, o.result, o.error
         FROM json_each(?) AS j CROSS JOIN micro_received AS m JOIN micro_outcomes AS o ON o.seq = m.seq
-        WHERE m.protocol = ? AND m.record_key = j.value`)
+        WHERE m.protocol = ? AND m.record_key = j.value`,
+      )
       .raw();
     this.#held = this.#db
-      .prepare<[string, string], string>(`
-        SELECT m.record_key FROM json_each(?) AS j CROSS JOIN micro_received AS m WHERE m.protocol = ? AND m.record_key = j.value`)
+      .prepare<[string, string], string>(
+        `
+        SELECT m.record_key FROM json_each(?) AS j CROSS JOIN micro_received AS m WHERE m.protocol = ? AND m.record_key = j.value`,
+      )
       .pluck();
   }
 

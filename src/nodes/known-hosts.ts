@@ -40,30 +40,29 @@ export interface KnownKey {
 
 /** What the file says about a host key. */
 export type HostKeyVerdict =
-  | { status: 'known' }
-  | { status: 'unknown' }
-  | { status: 'changed'; known: KnownKey[] }
-  | { status: 'revoked'; line: number };
+  { status: 'known' } | { status: 'unknown' } | { status: 'changed'; known: KnownKey[] } | { status: 'revoked'; line: number };
 
 /** Every key the file holds for `name` (in its `[host]:port` form), revoked ones marked. */
 export function readKnownKeys(file: string, name: string): KnownKey[] {
   if (!existsSync(file)) return [];
   const keys: KnownKey[] = [];
-  readFileSync(file, 'utf8').split('\n').forEach((raw, index) => {
-    const text = raw.trim();
-    if (text === '' || text.startsWith('#')) return;
-    let fields = text.split(/\s+/);
-    let revoked = false;
-    if (fields[0]!.startsWith('@')) {
-      if (fields[0] === '@revoked') revoked = true;
-      else return;
-      fields = fields.slice(1);
-    }
-    const [patterns, type, base64] = fields;
-    if (patterns === undefined || type === undefined || base64 === undefined) return;
-    if (!hostMatches(patterns, name)) return;
-    keys.push({ type, blob: Buffer.from(base64, 'base64'), line: index + 1, revoked });
-  });
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((raw, index) => {
+      const text = raw.trim();
+      if (text === '' || text.startsWith('#')) return;
+      let fields = text.split(/\s+/);
+      let revoked = false;
+      if (fields[0]!.startsWith('@')) {
+        if (fields[0] === '@revoked') revoked = true;
+        else return;
+        fields = fields.slice(1);
+      }
+      const [patterns, type, base64] = fields;
+      if (patterns === undefined || type === undefined || base64 === undefined) return;
+      if (!hostMatches(patterns, name)) return;
+      keys.push({ type, blob: Buffer.from(base64, 'base64'), line: index + 1, revoked });
+    });
   return keys;
 }
 
@@ -126,6 +125,9 @@ function hostMatches(patterns: string, name: string): boolean {
 
 function globMatches(pattern: string, name: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === name.toLowerCase();
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${source}$`, 'i').test(name);
 }

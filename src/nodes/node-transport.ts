@@ -33,8 +33,7 @@ export type FailureClass = 'node' | 'records';
  * `ids`); a larger one is the node's failure and is not read further.
  */
 export type NodeCallResult =
-  | { ok: true; body: Record<string, unknown> }
-  | { ok: false; error: string; failure: FailureClass; where?: string };
+  { ok: true; body: Record<string, unknown> } | { ok: false; error: string; failure: FailureClass; where?: string };
 
 /** A failed call as a person reads it: `node1 POST /api/1.0/deliveries/push.json: HTTP 404: …`. */
 export function nodeFailureText(node: string, result: { error: string; where?: string }): string {

@@ -146,7 +146,13 @@ export class SshClient implements RemoteShell {
   readonly #redact: (text: string) => string;
   #lost: string | undefined;
 
-  private constructor(props: { node: string; hostKey: string; hostKeyCheck: HostKeyCheck; ssh: NodeSSH; redact: (text: string) => string }) {
+  private constructor(props: {
+    node: string;
+    hostKey: string;
+    hostKeyCheck: HostKeyCheck;
+    ssh: NodeSSH;
+    redact: (text: string) => string;
+  }) {
     this.node = props.node;
     this.hostKey = props.hostKey;
     this.hostKeyCheck = props.hostKeyCheck;
@@ -205,10 +211,15 @@ export class SshClient implements RemoteShell {
     let algorithms: string[] | undefined;
     if (expected === undefined) {
       try {
-        const preferred = preferredHostKeyAlgorithms(readKnownKeys(knownHostsFile, hostName)).filter((a) => HOST_KEY_ALGORITHMS.includes(a));
+        const preferred = preferredHostKeyAlgorithms(readKnownKeys(knownHostsFile, hostName)).filter((a) =>
+          HOST_KEY_ALGORITHMS.includes(a),
+        );
         if (preferred.length > 0) algorithms = [...preferred, ...HOST_KEY_ALGORITHMS.filter((a) => !preferred.includes(a))];
       } catch (error) {
-        throw fail('host-key-changed', `cannot read known hosts file ${knownHostsFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; refusing to connect`);
+        throw fail(
+          'host-key-changed',
+          `cannot read known hosts file ${knownHostsFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}; refusing to connect`,
+        );
       }
     }
     // Loaded on first use: only the SSH commands pay for ssh2's start-up.
@@ -293,7 +304,9 @@ export class SshClient implements RemoteShell {
         } catch {
           // The channel went away meanwhile; nothing left to stop.
         }
-        reject(new SshError({ node: this.node, reason: 'timeout', message: `${this.node}: command timed out after ${options.timeoutMs} ms` }));
+        reject(
+          new SshError({ node: this.node, reason: 'timeout', message: `${this.node}: command timed out after ${options.timeoutMs} ms` }),
+        );
       }, options.timeoutMs);
     });
     execution.catch(() => undefined);

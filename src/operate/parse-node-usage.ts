@@ -95,7 +95,10 @@ export function parseMeminfo(text: string): number | undefined {
  * leaves out blocks reserved for root).
  */
 export function parseDf(text: string): number | undefined {
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Filesystem\s/.test(l));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^Filesystem\s/.test(l));
   const last = lines.at(-1);
   if (last === undefined) return undefined;
   const fields = last.split(/\s+/);

@@ -25,7 +25,13 @@ export interface PullBound extends Cursor {
  * Where the node's last processed record stands; null when the id is
  * unknown here (the status is a hint, never proof).
  */
-export async function readRecordKey(db: Db, dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol, id: unknown): Promise<PullBound | null> {
+export async function readRecordKey(
+  db: Db,
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  id: unknown,
+): Promise<PullBound | null> {
   const source = recordSource(dialect, service, protocol, 'delivered');
   const { rows } = await sql<Row>`
     select ${source.columns} from ${source.from}
@@ -69,7 +75,13 @@ export async function readPullCandidates(
   const phase = phaseAfter(query.after);
   const { rows } = await pullCandidatesQuery(dialect, service, protocol, query, phase).execute(db);
   if (phase === 'sorted' || rows.length >= query.limit) return rows;
-  const more = await pullCandidatesQuery(dialect, service, protocol, { ...query, after: null, limit: query.limit - rows.length }, 'sorted').execute(db);
+  const more = await pullCandidatesQuery(
+    dialect,
+    service,
+    protocol,
+    { ...query, after: null, limit: query.limit - rows.length },
+    'sorted',
+  ).execute(db);
   return more.rows.length === 0 ? rows : [...rows, ...more.rows];
 }
 

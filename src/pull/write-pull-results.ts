@@ -30,7 +30,9 @@ export interface PullBatchResults {
  */
 export function matchResults(records: Row[], idColumn: string, results: unknown, node: string): PullBatchResults {
   if (!Array.isArray(results)) {
-    throw new PullAnswerError(`node ${node}: pull answer field "results" must be an array; got ${results === null ? 'null' : typeof results}`);
+    throw new PullAnswerError(
+      `node ${node}: pull answer field "results" must be an array; got ${results === null ? 'null' : typeof results}`,
+    );
   }
   const asked = new Map(records.map((record) => [String(record[idColumn]), record]));
   const byId = new Map<string, PullResult>();
@@ -42,7 +44,8 @@ export function matchResults(records: Row[], idColumn: string, results: unknown,
     if (typeof result.error !== 'string') {
       for (const [field, value] of Object.entries(result)) {
         const problem = field === 'id' ? undefined : resultValueProblem(value);
-        if (problem !== undefined) throw new PullAnswerError(`node ${node}: pull answer results[${i}] (id ${String(id)}) field "${field}": ${problem}`);
+        if (problem !== undefined)
+          throw new PullAnswerError(`node ${node}: pull answer results[${i}] (id ${String(id)}) field "${field}": ${problem}`);
       }
     }
     byId.set(String(id), result);
@@ -141,7 +144,8 @@ export async function storePullResults(
       });
       const names = [sql.ref('__wm_id'), ...columns.flatMap((_, i) => [sql.ref(`__wm_v${i}`), sql.ref(`__wm_p${i}`)])];
       const set = columns.map(
-        ([, column], i) => sql`${sql.ref(column)} = case when v.${sql.ref(`__wm_p${i}`)} then v.${sql.ref(`__wm_v${i}`)} else ${table}.${sql.ref(column)} end`,
+        ([, column], i) =>
+          sql`${sql.ref(column)} = case when v.${sql.ref(`__wm_p${i}`)} then v.${sql.ref(`__wm_v${i}`)} else ${table}.${sql.ref(column)} end`,
       );
       const head = sql`with v(${sql.join(names)}) as (values `.compile(trx);
       const tail = sql`)
@@ -191,7 +195,14 @@ export async function storePullResults(
 }
 
 /** The processing errors of one batch, one guarded UPDATE; returns the rows written. */
-async function storePullFailures(trx: Db, dialect: DialectName, guard: PullGuard, protocol: ResolvedProtocol, batch: PullBatchResults, at: Date): Promise<number> {
+async function storePullFailures(
+  trx: Db,
+  dialect: DialectName,
+  guard: PullGuard,
+  protocol: ResolvedProtocol,
+  batch: PullBatchResults,
+  at: Date,
+): Promise<number> {
   const id = sql.ref(protocol.id);
   const { flags } = protocol;
   const table = sql.table(protocol.table);

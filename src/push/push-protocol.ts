@@ -87,8 +87,18 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       }
     }
     const answer = await target.transport.post(protocol.push.path!, { service: service.name, protocol: protocol.name, records });
-    if (!answer.ok) return { ok: false, error: cleanErrorText(answer.error), failure: answer.failure, ...(answer.where !== undefined && { where: answer.where }) };
-    const rejected = readRejected(answer.body.rejected, records.map((r) => r[protocol.id]), target.node.name);
+    if (!answer.ok)
+      return {
+        ok: false,
+        error: cleanErrorText(answer.error),
+        failure: answer.failure,
+        ...(answer.where !== undefined && { where: answer.where }),
+      };
+    const rejected = readRejected(
+      answer.body.rejected,
+      records.map((r) => r[protocol.id]),
+      target.node.name,
+    );
     if (!rejected.ok) return { ok: false, error: cleanErrorText(rejected.error), failure: 'node' };
     return { ok: true, rejected: new Map(rejected.rejected.map((r) => [String(r.id), cleanErrorText(r.error)])) };
   };
@@ -107,7 +117,15 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   /** The only write of a delivery: one UPDATE for the records given. */
   const flagDelivered = async (target: PushTarget, items: Item[], at: Date): Promise<void> => {
     if (items.length === 0) return;
-    const flagged = await markPushed(db, dialect, protocol, items.map((i) => i.id), at, target.node.name, { service });
+    const flagged = await markPushed(
+      db,
+      dialect,
+      protocol,
+      items.map((i) => i.id),
+      at,
+      target.node.name,
+      { service },
+    );
     target.outcome.pushed += flagged;
     countSkipped(target.outcome, items.length - flagged);
     event(target.node.name, items.length);
@@ -121,7 +139,15 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     const byError = new Map<string, Item[]>();
     for (const { item, error } of rejected) byError.set(error, [...(byError.get(error) ?? []), item]);
     for (const [error, items] of byError) {
-      const flagged = await markPushFailed(db, dialect, protocol, items.map((i) => i.id), at, error, { service, node: target.node.name });
+      const flagged = await markPushFailed(
+        db,
+        dialect,
+        protocol,
+        items.map((i) => i.id),
+        at,
+        error,
+        { service, node: target.node.name },
+      );
       target.outcome.failed += flagged;
       countSkipped(target.outcome, items.length - flagged);
       target.outcome.error = `record ${String(items[0]!.wire[protocol.id])} rejected: ${error}`;
@@ -148,8 +174,14 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
           return 'clean';
         }
         const key = (item: Item) => String(item.wire[protocol.id]);
-        await flagDelivered(target, items.filter((item) => !answer.rejected.has(key(item))), at);
-        const rejected = items.filter((item) => answer.rejected.has(key(item))).map((item) => ({ item, error: answer.rejected.get(key(item))! }));
+        await flagDelivered(
+          target,
+          items.filter((item) => !answer.rejected.has(key(item))),
+          at,
+        );
+        const rejected = items
+          .filter((item) => answer.rejected.has(key(item)))
+          .map((item) => ({ item, error: answer.rejected.get(key(item))! }));
         return (await flagRejected(target, rejected, at)) ? 'stop' : 'isolated';
       }
       if (answer.failure === 'node') {

@@ -19,7 +19,10 @@ export interface PushOptions extends StageOptions {
  * `failover` first move the entities of nodes unavailable for too long.
  */
 export async function pushRecords(database: Database, config: MeshConfig, options: PushOptions = {}): Promise<PushSummary> {
-  const failover = await failOverNodes(database.db, config, { ...(options.service !== undefined && { service: options.service }), now: Date.now() });
+  const failover = await failOverNodes(database.db, config, {
+    ...(options.service !== undefined && { service: options.service }),
+    now: Date.now(),
+  });
   const outcomes = await runStage<PushStreamOutcome>(database, config, options, {
     name: 'push',
     protocols: (service) => service.protocols,

@@ -34,7 +34,13 @@ export async function readPendingBatch(
   const phase = phaseAfter(query.after);
   const { rows } = await pendingBatchQuery(dialect, service, protocol, query, phase).execute(db);
   if (phase === 'sorted' || rows.length >= query.limit) return rows;
-  const more = await pendingBatchQuery(dialect, service, protocol, { ...query, after: null, limit: query.limit - rows.length }, 'sorted').execute(db);
+  const more = await pendingBatchQuery(
+    dialect,
+    service,
+    protocol,
+    { ...query, after: null, limit: query.limit - rows.length },
+    'sorted',
+  ).execute(db);
   return more.rows.length === 0 ? rows : [...rows, ...more.rows];
 }
 
@@ -53,7 +59,8 @@ export function pendingBatchQuery(
   const conditions = [sql`r.${sql.ref(protocol.flags.pushSuccess)} is null`, sql`${source.node} in (${sql.join(query.nodes)})`];
   conditions.push(source.inPhase(phase, query.after));
   // A NULL sort counts as the oldest: always settled.
-  if (query.settledBefore && phase === 'sorted') conditions.push(sql`r.${sql.ref(protocol.sort)} < ${toDbTime(dialect, query.settledBefore)}`);
+  if (query.settledBefore && phase === 'sorted')
+    conditions.push(sql`r.${sql.ref(protocol.sort)} < ${toDbTime(dialect, query.settledBefore)}`);
   // PostgreSQL reads `flag IS NULL` as an index condition but not as a constant for the order, and would
   // sort every batch: the index's own order is spelled out (the same order, since the flag is NULL throughout).
   const orderBy = dialect === 'postgres' ? sql`r.${sql.ref(protocol.flags.pushSuccess)}, ${source.orderBy}` : source.orderBy;

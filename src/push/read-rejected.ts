@@ -22,7 +22,10 @@ export function readRejected(
   node: string,
 ): { ok: true; rejected: Rejection[] } | { ok: false; error: string } {
   if (value === undefined || value === null) return { ok: true, rejected: [] };
-  const invalid = (field: string, why: string) => ({ ok: false as const, error: `node ${node} answered the push with an invalid ${field}: ${why}` });
+  const invalid = (field: string, why: string) => ({
+    ok: false as const,
+    error: `node ${node} answered the push with an invalid ${field}: ${why}`,
+  });
   if (!Array.isArray(value)) return invalid('"rejected"', 'not an array');
   if (value.length > batchIds.length) return invalid('"rejected"', `${value.length} entries for a batch of ${batchIds.length}`);
   const byKey = new Map(batchIds.map((id) => [String(id), id]));

@@ -44,7 +44,9 @@ export async function failedRecordsPage(
           : [recordStates(protocol, database.dialect).failed];
       if (filter.node !== undefined) conditions.push(source.nodeIs(filter.node));
       const where = sql.join(conditions, sql` and `);
-      const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total from ${source.from} where ${where}`.execute(database.db);
+      const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total from ${source.from} where ${where}`.execute(
+        database.db,
+      );
       const count = toCount(counted[0]?.total);
       total += count;
       const wanted = page.limit - records.length;

@@ -33,7 +33,11 @@ export interface NodeReportRow extends RecordCounts {
 }
 
 /** `mesh --nodes`: workload per node and service, nodes in config order, then nodes gone from it. Reads only. */
-export async function nodeReport(database: Database, config: MeshConfig, filters: { service?: string; node?: string } = {}): Promise<NodeReportRow[]> {
+export async function nodeReport(
+  database: Database,
+  config: MeshConfig,
+  filters: { service?: string; node?: string } = {},
+): Promise<NodeReportRow[]> {
   const rows = new Map<string, NodeReportRow>();
   const known = new Map(config.nodes.map((node) => [node.name, node]));
   const rowOf = (name: string, service: string | null): NodeReportRow => {
@@ -94,7 +98,10 @@ async function countService(
   const counted: MeshConfig =
     stray.length === 0
       ? config
-      : { ...config, nodes: [...config.nodes, ...stray.map((name) => ({ name, url: '', apiKey: undefined, services: { [service.name]: {} } }))] };
+      : {
+          ...config,
+          nodes: [...config.nodes, ...stray.map((name) => ({ name, url: '', apiKey: undefined, services: { [service.name]: {} } }))],
+        };
   for (const load of await readNodeLoads(database.db, counted, service)) {
     const row = rowOf(load.name, service.name);
     row.entities += load.entities;

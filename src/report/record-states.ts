@@ -15,7 +15,10 @@ import { toDbBoolean } from '../db/db-values.js';
  * FALSE = dead after maxAttempts. pull_success likewise, FALSE = the node
  * reported a processing error.
  */
-export function recordStates(protocol: ResolvedProtocol, dialect: DialectName): { processed: RawBuilder<unknown>; failed: RawBuilder<unknown> } {
+export function recordStates(
+  protocol: ResolvedProtocol,
+  dialect: DialectName,
+): { processed: RawBuilder<unknown>; failed: RawBuilder<unknown> } {
   const yes = toDbBoolean(dialect, true);
   const no = toDbBoolean(dialect, false);
   const f = (column: string) => sql.ref(`r.${column}`);

@@ -20,7 +20,10 @@ export interface RunHistoryRow {
 
 /** The run log (`workmesh_run`), newest first, paged. Reads only. */
 export async function runHistory(db: Db, options: { offset: number; limit: number }): Promise<{ total: number; runs: RunHistoryRow[] }> {
-  const counted = await db.selectFrom('workmesh_run').select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow();
+  const counted = await db
+    .selectFrom('workmesh_run')
+    .select((eb) => eb.fn.countAll().as('total'))
+    .executeTakeFirstOrThrow();
   const rows = await db
     .selectFrom('workmesh_run')
     .selectAll()

@@ -46,6 +46,7 @@ export async function streamLags(database: Database, config: MeshConfig, now = D
 function ageOf(value: unknown, now: number): number | null {
   if (value === null || value === undefined) return 0;
   // Dates come back as Date (MySQL, PostgreSQL) or as ISO 8601 text (SQLite); a number sort is not a time.
-  const time = value instanceof Date ? value.getTime() : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
+  const time =
+    value instanceof Date ? value.getTime() : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
   return Number.isNaN(time) ? null : Math.max(0, now - time);
 }

@@ -1,5 +1,12 @@
 import PQueue from 'p-queue';
-import { nodesOfService, requireNode, requireService, type MeshConfig, type ResolvedProtocol, type ResolvedService } from '../config/mesh-config.js';
+import {
+  nodesOfService,
+  requireNode,
+  requireService,
+  type MeshConfig,
+  type ResolvedProtocol,
+  type ResolvedService,
+} from '../config/mesh-config.js';
 import type { NodeConfig } from '../config/node-config.js';
 import type { Database } from '../db/open-database.js';
 import { backOffSettings, type BackOffSettings } from '../health/back-off.js';

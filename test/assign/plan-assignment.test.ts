@@ -48,7 +48,11 @@ describe('planAssignment, roundrobin', () => {
     const plan = planAssignment({
       criterion: 'roundrobin',
       nodes: capped,
-      entities: [{ id: 1, weight: 3 }, { id: 2, weight: 3 }, { id: 3, weight: 3 }],
+      entities: [
+        { id: 1, weight: 3 },
+        { id: 2, weight: 3 },
+        { id: 3, weight: 3 },
+      ],
       lastRoundRobinNode: null,
     });
     // c takes the first 3 then is at 3 of 5: the next 3 would exceed its maxWeight.
@@ -77,7 +81,12 @@ describe('planAssignment, least loaded', () => {
     const plan = planAssignment({
       criterion: 'entityweight',
       nodes: [load('a', 0, 10), load('b', 5, 0), load('c', 0, 5)],
-      entities: [{ id: 1, weight: 4 }, { id: 2, weight: 4 }, { id: 3, weight: 3 }, { id: 4, weight: 10 }],
+      entities: [
+        { id: 1, weight: 4 },
+        { id: 2, weight: 4 },
+        { id: 3, weight: 3 },
+        { id: 4, weight: 10 },
+      ],
       lastRoundRobinNode: null,
     });
     // b: 0 -> 4 -> 8; c: 5 -> 8; then b and c tie at 8 and b comes first in config.
@@ -88,7 +97,10 @@ describe('planAssignment, least loaded', () => {
     const plan = planAssignment({
       criterion: 'entityweight',
       nodes: [load('a', 0, 0, { maxWeight: 5 }), load('b', 0, 3)],
-      entities: [{ id: 1, weight: 6 }, { id: 2, weight: 2 }],
+      entities: [
+        { id: 1, weight: 6 },
+        { id: 2, weight: 2 },
+      ],
       lastRoundRobinNode: null,
     });
     expect(placedOn(plan)).toEqual({ 1: 'b', 2: 'a' });
@@ -112,7 +124,11 @@ describe('planAssignment, least loaded', () => {
     const plan = planAssignment({
       criterion: 'entitynumber',
       nodes: [load('a', 0, 0, { maxWeight: 10 }), load('b', 4, 0, { maxEntities: 4 })],
-      entities: [{ id: 1, weight: 8 }, { id: 2, weight: 5 }, { id: 3, weight: 2 }],
+      entities: [
+        { id: 1, weight: 8 },
+        { id: 2, weight: 5 },
+        { id: 3, weight: 2 },
+      ],
       lastRoundRobinNode: null,
     });
     expect(placedOn(plan)).toEqual({ 1: 'a', 3: 'a' });
@@ -209,7 +225,10 @@ describe('planAssignment against the plain statement of the rules', () => {
         const plan = planAssignment(input);
         const expected = reference(input);
         expect(placedOn(plan), `seed ${seed}`).toEqual(expected.placed);
-        expect(plan.unplaced.map((u) => u.id), `seed ${seed}`).toEqual(expected.unplaced);
+        expect(
+          plan.unplaced.map((u) => u.id),
+          `seed ${seed}`,
+        ).toEqual(expected.unplaced);
         expect(plan.lastRoundRobinNode, `seed ${seed}`).toBe(criterion === 'roundrobin' ? expected.last : lastRoundRobinNode);
       }
     });
@@ -222,11 +241,21 @@ describe('excludeNode', () => {
   it('keeps the rotation going at the node after the excluded one', () => {
     const rest = excludeNode(nodes, 'b', 'b');
     expect(rest.nodes.map((n) => n.name)).toEqual(['a', 'c']);
-    const plan = planAssignment({ criterion: 'roundrobin', nodes: rest.nodes, entities: ids(1), lastRoundRobinNode: rest.lastRoundRobinNode });
+    const plan = planAssignment({
+      criterion: 'roundrobin',
+      nodes: rest.nodes,
+      entities: ids(1),
+      lastRoundRobinNode: rest.lastRoundRobinNode,
+    });
     expect(placedOn(plan)).toEqual({ 1: 'c' });
     const wrapped = excludeNode(nodes, 'a', 'a');
     expect(wrapped.lastRoundRobinNode).toBe('c');
-    const next = planAssignment({ criterion: 'roundrobin', nodes: wrapped.nodes, entities: ids(1), lastRoundRobinNode: wrapped.lastRoundRobinNode });
+    const next = planAssignment({
+      criterion: 'roundrobin',
+      nodes: wrapped.nodes,
+      entities: ids(1),
+      lastRoundRobinNode: wrapped.lastRoundRobinNode,
+    });
     expect(placedOn(next)).toEqual({ 1: 'b' });
   });
 

@@ -10,7 +10,9 @@ const nodes = [load('a', 4, 40), load('b', 1, 10, { maxEntities: 1 }), load('c',
 
 describe('planReassign with --to', () => {
   it('moves to the node asked for, leaving the rotation alone', () => {
-    expect(planReassign({ criterion: 'roundrobin', nodes, entity: { id: 7, node: 'a', weight: 5 }, to: 'd', lastRoundRobinNode: 'b' })).toEqual({
+    expect(
+      planReassign({ criterion: 'roundrobin', nodes, entity: { id: 7, node: 'a', weight: 5 }, to: 'd', lastRoundRobinNode: 'b' }),
+    ).toEqual({
       ok: true,
       node: 'd',
       lastRoundRobinNode: 'b',
@@ -22,8 +24,16 @@ describe('planReassign with --to', () => {
     const base = { criterion: 'entitynumber' as const, nodes, entity, lastRoundRobinNode: null };
     expect(planReassign({ ...base, to: 'a' })).toEqual({ ok: false, reason: 'entity 7 is already on a', refusal: 'request' });
     expect(planReassign({ ...base, to: 'zz' })).toEqual({ ok: false, reason: 'node zz does not run this service', refusal: 'request' });
-    expect(planReassign({ ...base, to: 'b' })).toEqual({ ok: false, reason: 'b has no room for weight 10: at maxEntities 1', refusal: 'capacity' });
-    expect(planReassign({ ...base, to: 'c' })).toEqual({ ok: false, reason: 'c has no room for weight 10: at weight 95 of maxWeight 100', refusal: 'capacity' });
+    expect(planReassign({ ...base, to: 'b' })).toEqual({
+      ok: false,
+      reason: 'b has no room for weight 10: at maxEntities 1',
+      refusal: 'capacity',
+    });
+    expect(planReassign({ ...base, to: 'c' })).toEqual({
+      ok: false,
+      reason: 'c has no room for weight 10: at weight 95 of maxWeight 100',
+      refusal: 'capacity',
+    });
     expect(planReassign({ ...base, entity: { ...entity, weight: 5 }, to: 'c' })).toEqual({ ok: true, node: 'c', lastRoundRobinNode: null });
   });
 });
@@ -52,23 +62,37 @@ describe('planReassign by the criterion', () => {
   });
 
   it('places an entity that has no node yet among all of them', () => {
-    const plan = planReassign({ criterion: 'entitynumber', nodes: [load('a', 1), load('b', 0)], entity: { id: 7, node: null, weight: 0 }, lastRoundRobinNode: null });
+    const plan = planReassign({
+      criterion: 'entitynumber',
+      nodes: [load('a', 1), load('b', 0)],
+      entity: { id: 7, node: null, weight: 0 },
+      lastRoundRobinNode: null,
+    });
     expect(plan).toEqual({ ok: true, node: 'b', lastRoundRobinNode: null });
   });
 
   it('explains when no other node can take it', () => {
-    expect(planReassign({ criterion: 'roundrobin', nodes: [load('a', 1)], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null })).toEqual({
+    expect(
+      planReassign({ criterion: 'roundrobin', nodes: [load('a', 1)], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null }),
+    ).toEqual({
       ok: false,
       reason: 'no node other than a runs this service',
       refusal: 'capacity',
     });
-    expect(planReassign({ criterion: 'roundrobin', nodes: [], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null })).toEqual({
-      ok: false,
-      reason: 'no node runs this service',
-      refusal: 'capacity',
-    });
+    expect(planReassign({ criterion: 'roundrobin', nodes: [], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null })).toEqual(
+      {
+        ok: false,
+        reason: 'no node runs this service',
+        refusal: 'capacity',
+      },
+    );
     expect(
-      planReassign({ criterion: 'entitynumber', nodes: [load('a', 1), load('b', 1, 0, { maxEntities: 1 })], entity: { id: 7, node: 'a', weight: 0 }, lastRoundRobinNode: null }),
+      planReassign({
+        criterion: 'entitynumber',
+        nodes: [load('a', 1), load('b', 1, 0, { maxEntities: 1 })],
+        entity: { id: 7, node: 'a', weight: 0 },
+        lastRoundRobinNode: null,
+      }),
     ).toEqual({ ok: false, reason: 'no node has room: b at maxEntities 1', refusal: 'capacity' });
   });
 });

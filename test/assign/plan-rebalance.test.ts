@@ -72,7 +72,9 @@ describe('planRebalance by entity count', () => {
 
   it('moves nothing when the counts are already within one', () => {
     const nodes = [load('a'), load('b'), load('c')];
-    expect(planRebalance({ criterion: 'entitynumber', nodes, entities: [...many('a', 1, 3), ...many('b', 11, 4), ...many('c', 21, 3)] }).moves).toEqual([]);
+    expect(
+      planRebalance({ criterion: 'entitynumber', nodes, entities: [...many('a', 1, 3), ...many('b', 11, 4), ...many('c', 21, 3)] }).moves,
+    ).toEqual([]);
     expect(planRebalance({ criterion: 'entitynumber', nodes, entities: [] })).toEqual({ moves: [], unmoved: [] });
   });
 
@@ -196,8 +198,12 @@ describe('planRebalance by weight (heuristic)', () => {
 
   it('stays within maxWeight and maxEntities', () => {
     const entities = [...on('a', 1, 10), ...on('b', 11, 5, 5)];
-    expect(planRebalance({ criterion: 'entityweight', nodes: [load('a'), load('b'), load('c', { maxWeight: 4 })], entities }).moves).toEqual([]);
-    expect(planRebalance({ criterion: 'entityweight', nodes: [load('a'), load('b'), load('c', { maxEntities: 0 })], entities }).moves).toEqual([]);
+    expect(
+      planRebalance({ criterion: 'entityweight', nodes: [load('a'), load('b'), load('c', { maxWeight: 4 })], entities }).moves,
+    ).toEqual([]);
+    expect(
+      planRebalance({ criterion: 'entityweight', nodes: [load('a'), load('b'), load('c', { maxEntities: 0 })], entities }).moves,
+    ).toEqual([]);
   });
 
   it('places the entities of a removed node heaviest first, then evens out', () => {
@@ -232,7 +238,10 @@ describe('planRebalance by weight (heuristic)', () => {
       }
       // Keep the starting point within the limits, which the plan must then keep.
       for (const n of nodes) if (weights([n], entities)[0]! > 600) delete n.maxWeight;
-      const before = weights(nodes, entities.filter((e) => e.node !== 'gone'));
+      const before = weights(
+        nodes,
+        entities.filter((e) => e.node !== 'gone'),
+      );
       const plan = planRebalance({ criterion: 'entityweight', nodes, entities });
       const final = after(entities, plan);
       const w = weights(nodes, final);
@@ -250,6 +259,8 @@ describe('planRebalance by weight (heuristic)', () => {
   it('gives the same plan for the same input', () => {
     const nodes = [load('a'), load('b'), load('c'), load('d')];
     const entities = [...on('a', 1, 7, 3, 9, 2, 2, 8), ...on('b', 11, 1, 1, 6), ...on('gone', 21, 4, 4)];
-    expect(planRebalance({ criterion: 'entityweight', nodes, entities })).toEqual(planRebalance({ criterion: 'entityweight', nodes, entities }));
+    expect(planRebalance({ criterion: 'entityweight', nodes, entities })).toEqual(
+      planRebalance({ criterion: 'entityweight', nodes, entities }),
+    );
   });
 });

@@ -39,9 +39,7 @@ for (const dialect of DIALECTS) {
       ]);
 
       const services = await project.mesh(['--services', '--json']);
-      expect(jsonOf(services)).toEqual([
-        { service: SERVICE, nodes: 2, entities: 3, unassigned: 1, pending: 2, failed: 0, processed: 0 },
-      ]);
+      expect(jsonOf(services)).toEqual([{ service: SERVICE, nodes: 2, entities: 3, unassigned: 1, pending: 2, failed: 0, processed: 0 }]);
     });
 
     it('mesh --services as a table and as JSON, with records in every state', async () => {
@@ -54,7 +52,12 @@ for (const dialect of DIALECTS) {
       await setRecordFlags(project.database, deliveries, [1, 2, 4], { pushSuccess: true, pushAttempts: 1, pullSuccess: true });
       await setRecordFlags(project.database, deliveries, [5], { pushError: 'HTTP 503', pushAttempts: 2 });
       await setRecordFlags(project.database, deliveries, [6], { pushSuccess: false, pushError: 'HTTP 400', pushAttempts: 10 });
-      await setRecordFlags(project.database, deliveries, [8], { pushSuccess: true, pushAttempts: 1, pullSuccess: false, pullError: 'bad template' });
+      await setRecordFlags(project.database, deliveries, [8], {
+        pushSuccess: true,
+        pushAttempts: 1,
+        pullSuccess: false,
+        pullError: 'bad template',
+      });
       await setRecordFlags(project.database, deliveries, [9], { pushSuccess: true, pushAttempts: 1 });
 
       const table = await project.mesh(['--services']);
@@ -68,7 +71,9 @@ for (const dialect of DIALECTS) {
       expect(rows).toEqual([{ service: SERVICE, nodes: 3, entities: 3, unassigned: 0, pending: 3, failed: 3, processed: 3 }]);
       expect(Object.keys(rows[0]!)).toEqual(SERVICE_KEYS);
 
-      const nodes = jsonOf<{ name: string; pending: number; failed: number; processed: number }[]>(await project.mesh(['--nodes', '--json']));
+      const nodes = jsonOf<{ name: string; pending: number; failed: number; processed: number }[]>(
+        await project.mesh(['--nodes', '--json']),
+      );
       expect(nodes.map((n) => [n.name, n.pending, n.failed, n.processed])).toEqual([
         ['node1', 1, 0, 2],
         ['node2', 0, 2, 1],
@@ -102,13 +107,17 @@ for (const dialect of DIALECTS) {
       });
     });
 
-    it('mesh reassign --to moves one entity; --repush clears its records\' flags', async () => {
+    it("mesh reassign --to moves one entity; --repush clears its records' flags", async () => {
       const project = await newProject(dialect.name, { accounts: 4, recordsPerAccount: 2 }, cleanups);
       project.configure({ nodes: [NODE(1), NODE(2)] });
       ok(await project.mesh(['migrate']));
       ok(await project.mesh(['assign']));
       const all = [1, 2, 3, 4, 5, 6, 7, 8];
-      await setRecordFlags(project.database, { table: 'delivery', protocol: 'deliveries' }, all, { pushSuccess: true, pushAttempts: 1, pullSuccess: true });
+      await setRecordFlags(project.database, { table: 'delivery', protocol: 'deliveries' }, all, {
+        pushSuccess: true,
+        pushAttempts: 1,
+        pullSuccess: true,
+      });
       const pushed = async () =>
         (await project.database.db.selectFrom('delivery').select(['id', 'deliveries_push_success']).orderBy('id').execute())
           .filter((r) => r.deliveries_push_success !== null)

@@ -20,7 +20,10 @@ for (const dialect of DIALECTS) {
       // Unassigned and unpushed: every command below would write if it ran.
       const before = await snapshot(project.database);
       const cases: [string[], RegExp][] = [
-        [['push', '--to', 'node2'], /^mesh: unknown option --to for mesh push; mesh push takes --service S, --node N, --concurrency N, --now, --quiet, /],
+        [
+          ['push', '--to', 'node2'],
+          /^mesh: unknown option --to for mesh push; mesh push takes --service S, --node N, --concurrency N, --now, --quiet, /,
+        ],
         [['push', '--dry-run'], /^mesh: unknown option --dry-run for mesh push;/],
         [['assign', 'extra-word'], /^mesh: unexpected word "extra-word" for mesh assign; mesh assign takes --service S, --dry-run, /],
         [['assign', '--service', SERVICE, '--service', SERVICE], /^mesh: --service is given twice\n$/],
@@ -31,11 +34,17 @@ for (const dialect of DIALECTS) {
         [['rebalance', '--repush'], /^mesh: unknown option --repush for mesh rebalance;/],
         [['drain', '--node', 'node1', '--to', 'node2'], /^mesh: unknown option --to for mesh drain;/],
         [['pull', '--entity', '1'], /^mesh: unknown option --entity for mesh pull;/],
-        [['push', '--concurrency', '0x10'], /^mesh: --concurrency must be a whole number from 1 to 256, in decimal digits \(got "0x10"\)\n$/],
+        [
+          ['push', '--concurrency', '0x10'],
+          /^mesh: --concurrency must be a whole number from 1 to 256, in decimal digits \(got "0x10"\)\n$/,
+        ],
         [['push', '--concurrency', '1e2'], /^mesh: --concurrency must be a whole number from 1 to 256, in decimal digits \(got "1e2"\)\n$/],
         [['pull', '--concurrency', '0'], /^mesh: --concurrency must be a whole number from 1 to 256/],
         [['run', '--once', '--concurrency', '257'], /^mesh: --concurrency must be a whole number from 1 to 256/],
-        [['run', '--every', '1000h'], /^mesh: --every must be at most 2147483647ms \(about 596h\), what Node's timers hold \(got "1000h"\)\n$/],
+        [
+          ['run', '--every', '1000h'],
+          /^mesh: --every must be at most 2147483647ms \(about 596h\), what Node's timers hold \(got "1000h"\)\n$/,
+        ],
         [['run', '--every', '10ms'], /^mesh: --every must be at least 100ms \(got "10ms"\)\n$/],
         [['run', '--every', '5x'], /^mesh: --every takes a duration such as 500ms, 60s, 5m or 1h \(got "5x"\)\n$/],
         [['run', '--once', '--every', '1s'], /^mesh: give --once or --every, not both\n$/],
@@ -49,7 +58,10 @@ for (const dialect of DIALECTS) {
         [['rename-node', '--from', 'old'], /^mesh: --to is required\n$/],
         [['rename-node', '--from', 'node1', '--to', 'node2'], /^mesh: node "node1" is still in nodes.config.ts/],
         [['rename-node', '--from', 'old', '--to', 'node9'], /^mesh: unknown node "node9": rename it in nodes.config.ts first/],
-        [['reassign', '--service', SERVICE, '--entity', '1', '--to', 'node9'], /^mesh: unknown node "node9"; nodes.config.ts declares: node1, node2\n$/],
+        [
+          ['reassign', '--service', SERVICE, '--entity', '1', '--to', 'node9'],
+          /^mesh: unknown node "node9"; nodes.config.ts declares: node1, node2\n$/,
+        ],
         [['status', '--service', SERVICE, '--entity', '1', '--node', 'node1'], /^mesh: unknown option --node for mesh status;/],
         [['exec', '--node', 'node1', '--service', SERVICE, '--', 'true'], /^mesh: unknown option --service for mesh exec;/],
         [['demo', '--db', 'sqlite::memory:'], /^mesh: unknown option --db for mesh demo;/],
@@ -103,7 +115,18 @@ for (const dialect of DIALECTS) {
       await setRecordFlags(project.database, DELIVERIES, [3], { pushSuccess: false, pushError: 'HTTP 400', pushAttempts: 10 });
       before = await snapshot(project.database);
 
-      const reassign = await project.mesh(['reassign', '--service', SERVICE, '--entity', '1', '--to', 'node2', '--repush', '--dry-run', '--json']);
+      const reassign = await project.mesh([
+        'reassign',
+        '--service',
+        SERVICE,
+        '--entity',
+        '1',
+        '--to',
+        'node2',
+        '--repush',
+        '--dry-run',
+        '--json',
+      ]);
       expect(jsonOf(reassign)).toEqual({
         service: SERVICE,
         entity: 1,
@@ -147,7 +170,9 @@ for (const dialect of DIALECTS) {
         `${SERVICE} deliveries: 1 dead record would be pending again; dry run, nothing written\n`,
       );
 
-      expect(jsonOf(await project.mesh(['rebalance', '--dry-run', '--json']))).toEqual([{ service: SERVICE, moves: [], stuck: 0, dryRun: true }]);
+      expect(jsonOf(await project.mesh(['rebalance', '--dry-run', '--json']))).toEqual([
+        { service: SERVICE, moves: [], stuck: 0, dryRun: true },
+      ]);
       expect(ok(await project.mesh(['migrate', '--dry-run'])).stdout).toBe('nothing to do: the database is up to date\n');
       expect(await snapshot(project.database)).toEqual(before);
 
@@ -168,7 +193,15 @@ for (const dialect of DIALECTS) {
       const warning =
         'mesh: warning: node "node1" is not in nodes.config.ts but holds 2 entities (micro.emails.timeline 2) and 2 records delivered and not pulled yet; ' +
         'if it was renamed: mesh rename-node --from node1 --to NEW_NAME; if it was removed: mesh drain --node node1 (see README, "Renaming or removing a node")\n';
-      for (const args of [['--nodes'], ['--services'], ['assign'], ['rebalance', '--dry-run'], ['retry', '--dry-run'], ['failed'], ['status', '--service', SERVICE, '--entity', '1']]) {
+      for (const args of [
+        ['--nodes'],
+        ['--services'],
+        ['assign'],
+        ['rebalance', '--dry-run'],
+        ['retry', '--dry-run'],
+        ['failed'],
+        ['status', '--service', SERVICE, '--entity', '1'],
+      ]) {
         const run = await project.mesh(args);
         expect(run.stderr, args.join(' ')).toContain(warning);
       }
@@ -191,7 +224,12 @@ for (const dialect of DIALECTS) {
       expect(renamed.stderr).toBe('');
       expect(renamed.stdout.split('\n')[0]).toBe('node1 -> node1b: renamed 2 entities and 2 delivered records');
       expect(await readAssignments(project.database)).toEqual({ 1: 'node1b', 2: 'node2', 3: 'node1b', 4: 'node2' });
-      const pushNodes = await project.database.db.selectFrom('delivery').select(['id', 'deliveries_push_node']).where('id', 'in', [1, 3]).orderBy('id').execute();
+      const pushNodes = await project.database.db
+        .selectFrom('delivery')
+        .select(['id', 'deliveries_push_node'])
+        .where('id', 'in', [1, 3])
+        .orderBy('id')
+        .execute();
       expect(pushNodes.map((r) => r.deliveries_push_node)).toEqual(['node1b', 'node1b']);
       ok(await project.mesh(['--nodes']));
     });
@@ -204,7 +242,12 @@ for (const dialect of DIALECTS) {
       expect(await project.mesh(['assign', '--quiet'])).toEqual({ code: 0, stdout: '', stderr: '' });
       expect(await readAssignments(project.database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2' });
       // Account 1's deliveries 1 and 5 were processed on node1; then node1 is drained and account 1 sits on node2.
-      await setRecordFlags(project.database, DELIVERIES, [1, 5], { pushSuccess: true, pushAttempts: 1, pushNode: 'node1', pullSuccess: true });
+      await setRecordFlags(project.database, DELIVERIES, [1, 5], {
+        pushSuccess: true,
+        pushAttempts: 1,
+        pushNode: 'node1',
+        pullSuccess: true,
+      });
       ok(await project.mesh(['drain', '--node', 'node1']));
       expect(await readAssignments(project.database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node2', 4: 'node2' });
 
@@ -235,7 +278,9 @@ for (const dialect of DIALECTS) {
       const failed = jsonOf<{ id: unknown }[]>(await project.mesh(['failed', '--entity', '2', '--json']));
       expect(failed.map((r) => Number(r.id))).toEqual([2, 4]);
       expect(jsonOf<unknown[]>(await project.mesh(['failed', '--protocol', 'deliveries', '--json']))).toHaveLength(4);
-      expect(jsonOf(await project.mesh(['retry', '--entity', '1', '--json']))).toEqual([{ service: SERVICE, protocol: 'deliveries', revived: 2 }]);
+      expect(jsonOf(await project.mesh(['retry', '--entity', '1', '--json']))).toEqual([
+        { service: SERVICE, protocol: 'deliveries', revived: 2 },
+      ]);
       expect(jsonOf<unknown[]>(await project.mesh(['failed', '--json']))).toHaveLength(2);
 
       const before = await snapshot(project.database);

@@ -29,7 +29,12 @@ import { DIALECTS } from '../helpers/test-databases.js';
  */
 const { newTest, tempDir, cleanups } = useMeshSuite({ nodes: 2, tempPrefix: 'workmesh-cron-' });
 
-async function prepared(t: MeshTest, accounts: number, records: number, spec: Partial<MeshSpec> = {}): Promise<{ spec: MeshSpec; dir: string; args: string[] }> {
+async function prepared(
+  t: MeshTest,
+  accounts: number,
+  records: number,
+  spec: Partial<MeshSpec> = {},
+): Promise<{ spec: MeshSpec; dir: string; args: string[] }> {
   const dir = tempDir();
   const full: MeshSpec = { protocol: t.protocol, nodes: t.nodes, batchSize: 4, ...spec };
   const args = [...writeMeshConfig(dir, full), '--db', t.url];
@@ -45,7 +50,11 @@ function limitEntities(dir: string, max: number): void {
   writeFileSync(file, readFileSync(file, 'utf8').replaceAll(`"${SERVICE}": {}`, `"${SERVICE}": { "maxEntities": ${max} }`));
 }
 
-const pulledIds = async (t: MeshTest) => [...(await readFlags(t.database, t.protocol))].filter(([, f]) => f.pullSuccess === true).map(([id]) => id).sort((a, b) => a - b);
+const pulledIds = async (t: MeshTest) =>
+  [...(await readFlags(t.database, t.protocol))]
+    .filter(([, f]) => f.pullSuccess === true)
+    .map(([id]) => id)
+    .sort((a, b) => a - b);
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`mesh from cron (${dialect.name})`, () => {
@@ -128,7 +137,9 @@ for (const dialect of DIALECTS) {
       const pulled = await pull.done;
       expect({ code: pulled.code, signal: pulled.signal }).toEqual({ code: 143, signal: null });
       expect(pulled.stdout).toMatch(/^pulled \d+, failed 0, interrupted by SIGTERM\n/);
-      expect(pulled.stderr).toBe('mesh pull: interrupted by SIGTERM (exit 143): the batches in flight were finished, the rest waits for the next run\n');
+      expect(pulled.stderr).toBe(
+        'mesh pull: interrupted by SIGTERM (exit 143): the batches in flight were finished, the rest waits for the next run\n',
+      );
     });
 
     it('a reader of stdout that goes away ends the command quietly: no stack trace, the work done, mesh run stops', async () => {
@@ -136,7 +147,11 @@ for (const dialect of DIALECTS) {
       const { args } = await prepared(t, 2, 8);
       expect((await mesh(['assign', ...args])).code).toBe(0);
       // Records 1..4 failed once (and will be sent again): `mesh failed` has something to print.
-      await t.database.db.updateTable('delivery').set({ [`${t.protocol}_push_error`]: 'HTTP 503' }).where('id', '<=', 4).execute();
+      await t.database.db
+        .updateTable('delivery')
+        .set({ [`${t.protocol}_push_error`]: 'HTTP 503' })
+        .where('id', '<=', 4)
+        .execute();
 
       for (const command of [['failed', '--json'], ['push'], ['--nodes']]) {
         const run = spawnMesh([...command, ...args]);
@@ -161,10 +176,16 @@ for (const dialect of DIALECTS) {
       const { dir, spec, args } = await prepared(t, 2, 8);
       expect((await mesh(['assign', ...args])).code).toBe(0);
       expect((await mesh(['push', ...args])).code).toBe(0);
-      const onNode1 = [...(await readRecords(t.database)).values()].filter((r) => r.node === 'node1').map((r) => r.id).sort((a, b) => a - b);
+      const onNode1 = [...(await readRecords(t.database)).values()]
+        .filter((r) => r.node === 'node1')
+        .map((r) => r.id)
+        .sort((a, b) => a - b);
       expect(onNode1).toEqual([1, 3, 5, 7]);
       // Both nodes have processed everything they were sent.
-      await waitUntil(() => t.backends.every((b) => readNodeStore(b.dataFile, t.protocol).filter((r) => r.result).length >= 4), 'the nodes to process');
+      await waitUntil(
+        () => t.backends.every((b) => readNodeStore(b.dataFile, t.protocol).filter((r) => r.result).length >= 4),
+        'the nodes to process',
+      );
 
       writeMeshConfig(dir, { ...spec, nodes: spec.nodes.map((n) => (n.name === 'node1' ? { ...n, name: 'node1b' } : n)) });
       const before = await mesh(['pull', ...args]);
@@ -179,7 +200,7 @@ for (const dialect of DIALECTS) {
         const run = await mesh(['pull', ...args]);
         expect({ code: run.code, stderr: run.stderr }).toEqual({ code: 0, stderr: '' });
         return (await pulledIds(t)).length === 8;
-      }, 'the renamed node\'s results to be pulled');
+      }, "the renamed node's results to be pulled");
       const results = new Map(t.backends.flatMap((b) => readNodeStore(b.dataFile, t.protocol)).map((r) => [r.id, r.result!.hash]));
       for (const [id, flag] of await readFlags(t.database, t.protocol)) expect(flag.resultHash).toBe(results.get(id));
     });

@@ -87,10 +87,22 @@ for (const dialect of DIALECTS) {
 
       ok(await project.mesh(['migrate', ...paths]));
       expect(await tableNames(project.database)).toEqual([
-        'account', 'delivery', 'workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_node_health', 'workmesh_run', 'workmesh_state', 'workmesh_stream_history',
+        'account',
+        'delivery',
+        'workmesh_lease',
+        'workmesh_migration',
+        'workmesh_migration_lock',
+        'workmesh_node_health',
+        'workmesh_run',
+        'workmesh_state',
+        'workmesh_stream_history',
         'workmesh_stream_totals',
       ]);
-      expect(await project.mesh(['migrate', ...paths])).toEqual({ code: 0, stdout: 'nothing to do: the database is up to date\n', stderr: '' });
+      expect(await project.mesh(['migrate', ...paths])).toEqual({
+        code: 0,
+        stdout: 'nothing to do: the database is up to date\n',
+        stderr: '',
+      });
     });
 
     it('mesh migrate exits 2 and writes nothing when a configured table is missing', async () => {

@@ -25,7 +25,10 @@ for (const dialect of DIALECTS) {
       for (const id of ['3 is not an id', '3.0', '0x3', '99999999999999999999', '']) {
         const run = await project.mesh(['reassign', '--service', SERVICE, '--entity', id, '--to', 'node2', '--repush']);
         expect({ id, code: run.code, stdout: run.stdout }).toEqual({ id, code: 2, stdout: '' });
-        if (id !== '') expect(run.stderr).toMatch(/^mesh: service micro\.emails\.timeline: entity id ".*" is (not an integer|out of range) \(column account\.id is \w+/);
+        if (id !== '')
+          expect(run.stderr).toMatch(
+            /^mesh: service micro\.emails\.timeline: entity id ".*" is (not an integer|out of range) \(column account\.id is \w+/,
+          );
         expect(await readAssignments(project.database)).toEqual(before);
       }
       const status = await project.mesh(['status', '--service', SERVICE, '--entity', '3 is not an id']);

@@ -34,7 +34,7 @@ describe('mesh without a database', () => {
     expect(noCommand.stdout).toBe(run.stdout);
   });
 
-  it('each command\'s --help shows its usage, its own options and its exit status', async () => {
+  it("each command's --help shows its usage, its own options and its exit status", async () => {
     const commands: [string[], string, string[]][] = [
       [['--nodes'], 'mesh --nodes', ['--service S', '--node N', '--ssh', '--db URL']],
       [['assign'], 'mesh assign', ['--dry-run', '--quiet', 'Exit status:']],
@@ -94,13 +94,18 @@ describe('mesh without a database', () => {
     expect(fromEnv).toEqual({ code: 2, stdout: '', stderr: `mesh: database URL is malformed; expected ${FORMS}\n` });
   });
 
-  it.skipIf(TEST_SERVER_URLS.mysql === undefined)('a wrong database password is exit 2 naming the database, without echoing the password', async () => {
-    const url = new URL(TEST_SERVER_URLS.mysql!);
-    url.password = 'pw-Secret-5';
-    const run = await runMesh(['--nodes', '--db', url.href, ...paths]);
-    expect(run.code).toBe(2);
-    expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^mesh: cannot connect to the database mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/test: Access denied for user/);
-    expect(run.stderr).not.toContain('pw-Secret-5');
-  });
+  it.skipIf(TEST_SERVER_URLS.mysql === undefined)(
+    'a wrong database password is exit 2 naming the database, without echoing the password',
+    async () => {
+      const url = new URL(TEST_SERVER_URLS.mysql!);
+      url.password = 'pw-Secret-5';
+      const run = await runMesh(['--nodes', '--db', url.href, ...paths]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(
+        /^mesh: cannot connect to the database mysql:\/\/root:\*\*\*@127\.0\.0\.1:3306\/test: Access denied for user/,
+      );
+      expect(run.stderr).not.toContain('pw-Secret-5');
+    },
+  );
 });

@@ -23,7 +23,9 @@ describe('messages that point to the README', () => {
       for (const match of readFileSync(file, 'utf8').matchAll(/README(?:\.md)?,? "([^"]+)"/g)) pointers.push({ file, section: match[1]! });
     }
     // The two known pointers at least: a scan that finds nothing would pass for nothing.
-    expect(pointers.map((p) => p.section)).toEqual(expect.arrayContaining(['Using it on your own database', 'Renaming or removing a node']));
+    expect(pointers.map((p) => p.section)).toEqual(
+      expect.arrayContaining(['Using it on your own database', 'Renaming or removing a node']),
+    );
     for (const pointer of pointers) expect({ ...pointer, exists: headings.has(pointer.section) }).toEqual({ ...pointer, exists: true });
   });
 });

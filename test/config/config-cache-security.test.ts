@@ -142,7 +142,9 @@ describe.skipIf(!RUN_SECOND_USER_TESTS)('compiled-config cache against another l
     mkdirSync(shared);
     chmodSync(shared, 0o777);
     const marker = join(dir, 'marker-owned');
-    await other.sh(`mkdir -m 755 ${shared}/config && cat > ${shared}/config/${basename(good)} <<'PLANT'\n${plantedLine(marker)}${readFileSync(good, 'utf8')}\nPLANT`);
+    await other.sh(
+      `mkdir -m 755 ${shared}/config && cat > ${shared}/config/${basename(good)} <<'PLANT'\n${plantedLine(marker)}${readFileSync(good, 'utf8')}\nPLANT`,
+    );
     // The parent as a careful administrator leaves it: only the folder's owner is wrong.
     chmodSync(shared, 0o755);
     expect(statSync(join(shared, 'config')).uid).toBe(other.uid);

@@ -6,12 +6,14 @@ const service = (extra: Record<string, unknown>) => [
   {
     name: 'svc',
     entity: { table: 'account', id: 'id', node: 'node_for_svc' },
-    protocols: [{ name: 'deliveries', table: 'delivery', id: 'id', sort: 'create_time', entityRef: 'id_account', push: { path: '/push.json' } }],
+    protocols: [
+      { name: 'deliveries', table: 'delivery', id: 'id', sort: 'create_time', entityRef: 'id_account', push: { path: '/push.json' } },
+    ],
     ...extra,
   },
 ];
 
-describe('a service\'s failover', () => {
+describe("a service's failover", () => {
   it('is off when left out, and kept as given when valid', () => {
     const off = validateConfig(nodes, service({}));
     expect(off.ok && off.config.services[0]!.failover).toBeUndefined();
@@ -26,8 +28,12 @@ describe('a service\'s failover', () => {
     };
     expect(problems(true)).toEqual([{ path: 'services[0].failover', message: 'must be an object' }]);
     expect(problems({})).toEqual([{ path: 'services[0].failover.afterMs', message: 'required' }]);
-    expect(problems({ afterMs: 0 })).toEqual([{ path: 'services[0].failover.afterMs', message: 'must be an integer from 1 to 2147483647' }]);
-    expect(problems({ afterMs: '10m' })).toEqual([{ path: 'services[0].failover.afterMs', message: 'must be an integer from 1 to 2147483647' }]);
+    expect(problems({ afterMs: 0 })).toEqual([
+      { path: 'services[0].failover.afterMs', message: 'must be an integer from 1 to 2147483647' },
+    ]);
+    expect(problems({ afterMs: '10m' })).toEqual([
+      { path: 'services[0].failover.afterMs', message: 'must be an integer from 1 to 2147483647' },
+    ]);
     expect(problems({ afterMs: 1_000, after: 5 })).toEqual([
       { path: 'services[0].failover.after', message: 'unknown key (expected one of: afterMs)' },
     ]);

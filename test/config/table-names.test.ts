@@ -20,7 +20,9 @@ describe('table names', () => {
 
   it('refuses more than one qualifier, empty parts and parts that are not identifiers', () => {
     const hint = '(^[A-Za-z_][A-Za-z0-9_]*$)';
-    expect(problemsWith('db.app.account', 'app.delivery')).toEqual([`services[0].entity.table: "db.app.account" is not an SQL identifier ${hint}`]);
+    expect(problemsWith('db.app.account', 'app.delivery')).toEqual([
+      `services[0].entity.table: "db.app.account" is not an SQL identifier ${hint}`,
+    ]);
     expect(problemsWith('account', '.delivery')).toEqual([`services[0].protocols[0].table: ".delivery" is not an SQL identifier ${hint}`]);
     expect(problemsWith('app.', 'app-x.delivery')).toEqual([
       `services[0].entity.table: "app." is not an SQL identifier ${hint}`,

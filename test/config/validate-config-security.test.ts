@@ -7,11 +7,11 @@ import { maskUrlPassword } from '../../src/config/mask-url-password.js';
 import { validateConfig, type ValidateOptions } from '../../src/config/validate-config.js';
 
 /** A valid pair of configs, as plain data, to break one key at a time. */
+// The objects are changed freely by each test, as a user's config file would be: any is the point here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function valid(): { nodes: Record<string, any>[]; services: Record<string, any>[] } {
   return {
-    nodes: [
-      { name: 'node1', url: 'http://127.0.0.1:3001', apiKey: 'key-1', services: { 'micro.emails.timeline': {} } },
-    ],
+    nodes: [{ name: 'node1', url: 'http://127.0.0.1:3001', apiKey: 'key-1', services: { 'micro.emails.timeline': {} } }],
     services: [
       {
         name: 'micro.emails.timeline',
@@ -119,7 +119,10 @@ describe('validateConfig: columns the engine writes have one owner', () => {
       c.services[0]!.protocols[0]!.pull.columns = { t: 'texts_push_time' };
     });
     expect(problems.map((p) => [p.path, p.message.split(';')[0]])).toEqual([
-      ['services[0].protocols[0].pull.columns.t', 'column "texts_push_time" of table "delivery" is the pushTime flag of protocol "texts" (services[1].protocols[0].flags.pushTime)'],
+      [
+        'services[0].protocols[0].pull.columns.t',
+        'column "texts_push_time" of table "delivery" is the pushTime flag of protocol "texts" (services[1].protocols[0].flags.pushTime)',
+      ],
     ]);
   });
 
@@ -137,15 +140,23 @@ describe('validateConfig: columns the engine writes have one owner', () => {
       const other = structuredClone(c.services[0]!);
       other.name = 'micro.sms';
       other.entity.table = table;
-      other.protocols[0].flags = { pushTime: 'sms_push_time', pushSuccess: 'sms_push_success', pushError: 'sms_push_error',
-        pushAttempts: 'sms_push_attempts', pushNode: 'sms_push_node', pullTime: 'sms_pull_time', pullSuccess: 'sms_pull_success',
-        pullError: 'sms_pull_error' };
+      other.protocols[0].flags = {
+        pushTime: 'sms_push_time',
+        pushSuccess: 'sms_push_success',
+        pushError: 'sms_push_error',
+        pushAttempts: 'sms_push_attempts',
+        pushNode: 'sms_push_node',
+        pullTime: 'sms_pull_time',
+        pullSuccess: 'sms_pull_success',
+        pullError: 'sms_pull_error',
+      };
       c.services.push(other);
     };
     expect(problemsAfter((c) => twoServices(c, 'account'))).toEqual([
       {
         path: 'services[1].entity.node',
-        message: 'column "node_for_timeline" of table "account" is already the node column of service "micro.emails.timeline" (services[0].entity.node)',
+        message:
+          'column "node_for_timeline" of table "account" is already the node column of service "micro.emails.timeline" (services[0].entity.node)',
       },
     ]);
     const config = valid();
@@ -235,6 +246,10 @@ describe('validateConfig: every problem at once', () => {
     config.services[0]!.protocols[0]!.pull.columns = { acct: 'id_account' };
     const result = validateConfig(config.nodes, config.services, { baseDir: '/' });
     if (result.ok) throw new Error('expected problems');
-    expect(result.problems.map((p) => p.path)).toEqual(['nodes[0].timeoutMs', 'services[0].protocols[0].pull.columns.acct', 'nodes[0].tls.ca']);
+    expect(result.problems.map((p) => p.path)).toEqual([
+      'nodes[0].timeoutMs',
+      'services[0].protocols[0].pull.columns.acct',
+      'nodes[0].tls.ca',
+    ]);
   });
 });

@@ -3,6 +3,8 @@ import type { ConfigProblem } from '../../src/config/config-problem.js';
 import { validateConfig } from '../../src/config/validate-config.js';
 
 /** A valid pair of configs, as plain data, to break one key at a time. */
+// The objects are changed freely by each test, as a user's config file would be: any is the point here.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function valid(): { nodes: Record<string, any>[]; services: Record<string, any>[] } {
   return {
     nodes: [
@@ -127,7 +129,10 @@ describe('validateConfig reports', () => {
 
   it('a node running a service that is not declared', () => {
     expect(problemsAfter((c) => (c.nodes[1]!.services = { 'micro.emails.timelime': {} }))).toEqual([
-      { path: 'nodes[1].services["micro.emails.timelime"]', message: 'service "micro.emails.timelime" is not declared in services.config.ts' },
+      {
+        path: 'nodes[1].services["micro.emails.timelime"]',
+        message: 'service "micro.emails.timelime" is not declared in services.config.ts',
+      },
     ]);
   });
 
@@ -138,7 +143,9 @@ describe('validateConfig reports', () => {
   });
 
   it('duplicate node, service and protocol names', () => {
-    expect(problemsAfter((c) => (c.nodes[1]!.name = 'node1'))).toEqual([{ path: 'nodes[1].name', message: '"node1" is used by another node' }]);
+    expect(problemsAfter((c) => (c.nodes[1]!.name = 'node1'))).toEqual([
+      { path: 'nodes[1].name', message: '"node1" is used by another node' },
+    ]);
     const sms = { name: 'sms', table: 'sms', id: 'id', sort: 'id', entityRef: 'id_account', push: { path: '/sms' } };
     expect(problemsAfter((c) => c.services.push({ ...c.services[0]!, protocols: [sms] }))).toEqual([
       { path: 'services[1].name', message: '"micro.emails.timeline" is used by another service' },
@@ -227,7 +234,9 @@ describe('validateConfig reports', () => {
     expect(problemsAfter((c) => (c.nodes[1]!.ssh.password = 'secret'))).toEqual([
       { path: 'nodes[1].ssh', message: 'set privateKeyPath or password, not both' },
     ]);
-    expect(problemsAfter((c) => delete c.nodes[1]!.ssh.privateKeyPath)).toEqual([{ path: 'nodes[1].ssh', message: 'set privateKeyPath or password' }]);
+    expect(problemsAfter((c) => delete c.nodes[1]!.ssh.privateKeyPath)).toEqual([
+      { path: 'nodes[1].ssh', message: 'set privateKeyPath or password' },
+    ]);
     expect(
       problemsAfter((c) => {
         delete c.nodes[1]!.ssh.privateKeyPath;
@@ -248,7 +257,10 @@ describe('validateConfig reports', () => {
         path: 'services[0].protocols[0].sortBy',
         message: 'unknown key (expected one of: name, table, id, sort, entityRef, batchSize, push, pull, flags, maxAttempts, settleMs)',
       },
-      { path: 'nodes[0].apikey', message: 'unknown key (expected one of: name, url, apiKey, services, timeoutMs, tls, ssh, deploy, maxAnswerBytes)' },
+      {
+        path: 'nodes[0].apikey',
+        message: 'unknown key (expected one of: name, url, apiKey, services, timeoutMs, tls, ssh, deploy, maxAnswerBytes)',
+      },
       { path: 'nodes[0].services["micro.emails.timeline"].maxEntity', message: 'unknown key (expected one of: maxEntities, maxWeight)' },
     ]);
   });
@@ -265,7 +277,14 @@ describe('validateConfig reports', () => {
   it('a flag column of the entity table that collides with the entity node column', () => {
     expect(
       problemsAfter((c) =>
-        c.services[0]!.protocols.push({ name: 'accounts', table: 'account', id: 'id', sort: 'id', push: { path: '/a' }, flags: { pushTime: 'node_for_timeline' } }),
+        c.services[0]!.protocols.push({
+          name: 'accounts',
+          table: 'account',
+          id: 'id',
+          sort: 'id',
+          push: { path: '/a' },
+          flags: { pushTime: 'node_for_timeline' },
+        }),
       ),
     ).toEqual([{ path: 'services[0].protocols[1].flags.pushTime', message: 'column "node_for_timeline" is already used by entity.node' }]);
   });
@@ -291,7 +310,8 @@ describe('validateConfig reports', () => {
       },
       {
         path: 'services[1].protocols[1].flags',
-        message: 'column deliveries_push_time of table "delivery" already holds the flags of services[0].protocols[0]; rename this protocol or name its flags',
+        message:
+          'column deliveries_push_time of table "delivery" already holds the flags of services[0].protocols[0]; rename this protocol or name its flags',
       },
     ]);
   });

@@ -26,7 +26,14 @@ import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 const PROTOCOL = 'deliveries';
 const TOKEN = 'test-dashboard-token-8f2c1e';
 /** The page's polling interval in these tests. */
@@ -109,7 +116,10 @@ async function setUp(dialect: (typeof DIALECTS)[number]['name']): Promise<Setup>
     return (await cliNodes(args)).every((n) => n.pending === 0);
   }, 'every pushed record pulled');
   // Newer records, two minutes old, not pushed yet: the lag the page shows.
-  await insertRecords(saas.database, scrambledRecords({ from: 61, to: 84, accounts: 6, offsetMs: Date.now() - Date.UTC(2024, 0, 1) - 120_000 }));
+  await insertRecords(
+    saas.database,
+    scrambledRecords({ from: 61, to: 84, accounts: 6, offsetMs: Date.now() - Date.UTC(2024, 0, 1) - 120_000 }),
+  );
   return { saas, nodes, proxies, args };
 }
 
@@ -174,7 +184,8 @@ async function pageNodes(page: Page): Promise<(NodeRow & { health: string })[]> 
 /** Waits for a refresh of the page that started after `since` (epoch ms). */
 async function refreshAfter(page: Page, since: number): Promise<void> {
   const refreshedAt = (t: number) =>
-    Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.refreshedAt ?? 0) > t;
+    Number((globalThis as unknown as { document: { body: { dataset: Record<string, string> } } }).document.body.dataset.refreshedAt ?? 0) >
+    t;
   await page.waitForFunction(refreshedAt, since, { timeout: 30_000 });
 }
 
@@ -275,7 +286,9 @@ for (const dialect of DIALECTS) {
       expect(metrics).toMatch(/^workmesh_node_up\{node="node1"\} 1$/m);
       const lag = /^workmesh_lag_seconds\{service="micro\.emails\.timeline",protocol="deliveries",node="node1"\} (\S+)$/m.exec(metrics);
       expect(Number(lag?.[1])).toBeGreaterThan(60);
-      expect(metrics).toMatch(/^workmesh_records_pushed_total\{service="micro\.emails\.timeline",protocol="deliveries",node="node1"\} [1-9]\d*$/m);
+      expect(metrics).toMatch(
+        /^workmesh_records_pushed_total\{service="micro\.emails\.timeline",protocol="deliveries",node="node1"\} [1-9]\d*$/m,
+      );
       const printed = await mesh(['metrics', ...args]);
       ok(printed);
       expect(recordSamples(printed.stdout)).toEqual(cliSamples(afterCli));
@@ -312,7 +325,10 @@ for (const dialect of DIALECTS) {
         return selectedIds.every((id) => flags.get(id)!.pushSuccess === null);
       }, 'the selected records pending');
       await page.click('#retry-all-dead');
-      await waitUntil(async () => [...(await readFlags(saas.database, PROTOCOL)).values()].every((f) => f.pushSuccess !== false), 'no dead record left');
+      await waitUntil(
+        async () => [...(await readFlags(saas.database, PROTOCOL)).values()].every((f) => f.pushSuccess !== false),
+        'no dead record left',
+      );
     }, 240_000);
 
     it('the node view, the entity lookup and the runs show what the database holds, paged', async () => {
@@ -322,7 +338,9 @@ for (const dialect of DIALECTS) {
       await page.click('#nodes tr[data-node="node1"] a');
       await page.waitForSelector('#streams tr td[data-field="pending"]');
       const cli = (await cliNodes(args)).find((n) => n.name === 'node1')!;
-      const stream = await page.$$eval('#streams tr td[data-field]', (cells) => cells.map((c) => Number((c.textContent ?? '').replace(/,/g, ''))));
+      const stream = await page.$$eval('#streams tr td[data-field]', (cells) =>
+        cells.map((c) => Number((c.textContent ?? '').replace(/,/g, ''))),
+      );
       expect(stream).toEqual([cli.pending, cli.failed, cli.processed]);
       const history = await saas.database.db.selectFrom('workmesh_stream_history').select('node').where('node', '=', 'node1').execute();
       expect(await page.locator('#node-runs tr').count()).toBe(1 + Math.min(20, history.length));
@@ -362,7 +380,8 @@ for (const dialect of DIALECTS) {
     it('refuses actions without the token, across origins, or not as JSON; a non-loopback host without a token is exit 2', async () => {
       const { saas, args } = await setUp(dialect.name);
       const { url } = await startDashboard(args, { WORKMESH_DASHBOARD_TOKEN: TOKEN });
-      const post = (headers: Record<string, string>, body = JSON.stringify({ allDead: true })) => fetch(`${url}api/retry`, { method: 'POST', headers, body });
+      const post = (headers: Record<string, string>, body = JSON.stringify({ allDead: true })) =>
+        fetch(`${url}api/retry`, { method: 'POST', headers, body });
       const json = { 'content-type': 'application/json' };
       expect((await post(json)).status).toBe(401);
       expect((await post({ ...json, 'x-workmesh-token': 'wrong' })).status).toBe(401);
@@ -378,7 +397,11 @@ for (const dialect of DIALECTS) {
 
       // Without WORKMESH_DASHBOARD_TOKEN the dashboard only reads.
       const readOnly = await startDashboard(args, {});
-      const refused = await fetch(`${readOnly.url}api/retry`, { method: 'POST', headers: { ...json, 'x-workmesh-token': TOKEN }, body: '{}' });
+      const refused = await fetch(`${readOnly.url}api/retry`, {
+        method: 'POST',
+        headers: { ...json, 'x-workmesh-token': TOKEN },
+        body: '{}',
+      });
       expect(refused.status).toBe(403);
       expect((await fetch(`${readOnly.url}api/overview`)).status).toBe(200);
 
@@ -386,9 +409,13 @@ for (const dialect of DIALECTS) {
       expect(exposed.code).toBe(2);
       expect(exposed.stderr).toMatch(/--host 0\.0\.0\.0 is not a loopback address: set WORKMESH_DASHBOARD_TOKEN/);
       const badPort = await mesh(['dashboard', '--port', '80x', ...args]);
-      expect([badPort.code, badPort.stderr]).toEqual([2, 'mesh: --port must be a whole number from 0 to 65535, in decimal digits (got "80x")\n']);
+      expect([badPort.code, badPort.stderr]).toEqual([
+        2,
+        'mesh: --port must be a whole number from 0 to 65535, in decimal digits (got "80x")\n',
+      ]);
       // The refused requests called no node: every node is as healthy as the set-up's pushes left it.
-      for (const health of (await readNodeHealth(saas.database.db)).values()) expect(health).toMatchObject({ failingSince: null, failures: 0 });
+      for (const health of (await readNodeHealth(saas.database.db)).values())
+        expect(health).toMatchObject({ failingSince: null, failures: 0 });
     }, 240_000);
   });
 }

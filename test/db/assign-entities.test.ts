@@ -35,7 +35,13 @@ function meshConfig(nodes: NodeSpec[], assign: AssignCriterion = 'roundrobin'): 
     apiKey: `key-${i}`,
   }));
   const objects = saasConfigObjects({ nodes: nodeOptions, assign });
-  objects.services[0]!.protocols.push({ name: 'profiles', table: 'account', id: 'id', sort: 'id', push: { path: '/api/1.0/profiles/push.json' } });
+  objects.services[0]!.protocols.push({
+    name: 'profiles',
+    table: 'account',
+    id: 'id',
+    sort: 'id',
+    push: { path: '/api/1.0/profiles/push.json' },
+  });
   return toMeshConfig(objects);
 }
 
@@ -56,16 +62,28 @@ async function saasDatabase(
 }
 
 async function addAccounts(database: Database, ids: number[]): Promise<void> {
-  await database.db.insertInto('account').values(ids.map((id) => ({ id, name: `Account ${id}`, weight: 1 }))).execute();
+  await database.db
+    .insertInto('account')
+    .values(ids.map((id) => ({ id, name: `Account ${id}`, weight: 1 })))
+    .execute();
 }
 
 async function setNode(database: Database, ids: number[], node: string | null): Promise<void> {
-  await database.db.updateTable('account').set({ [SAAS_NODE_COLUMN]: node }).where('id', 'in', ids).execute();
+  await database.db
+    .updateTable('account')
+    .set({ [SAAS_NODE_COLUMN]: node })
+    .where('id', 'in', ids)
+    .execute();
 }
 
 async function stateRows(database: Database): Promise<{ key: string; value: string }[]> {
   // The moves token (src/db/entity-moves.ts) changes with every move: a random value, checked elsewhere.
-  const rows = await database.db.selectFrom('workmesh_state').select(['key', 'value']).where('key', 'not like', 'moves:%').orderBy('key').execute();
+  const rows = await database.db
+    .selectFrom('workmesh_state')
+    .select(['key', 'value'])
+    .where('key', 'not like', 'moves:%')
+    .orderBy('key')
+    .execute();
   return rows.map((r) => ({ key: String(r.key), value: String(r.value) }));
 }
 
@@ -79,18 +97,32 @@ const DELIVERY_FLAG_COLUMNS = [
   'deliveries_pull_success',
   'deliveries_pull_error',
 ];
-const PROFILE_FLAG_COLUMNS = ['profiles_push_time', 'profiles_push_success', 'profiles_push_error', 'profiles_push_attempts', 'profiles_push_node'];
+const PROFILE_FLAG_COLUMNS = [
+  'profiles_push_time',
+  'profiles_push_success',
+  'profiles_push_error',
+  'profiles_push_attempts',
+  'profiles_push_node',
+];
 
 /** Whether each record's flags are all clear, by record id: true when cleared (as new), false when any flag is set. */
 async function clearedDeliveries(database: Database): Promise<Record<number, boolean>> {
-  const rows = await database.db.selectFrom('delivery').select(['id', ...DELIVERY_FLAG_COLUMNS]).orderBy('id').execute();
+  const rows = await database.db
+    .selectFrom('delivery')
+    .select(['id', ...DELIVERY_FLAG_COLUMNS])
+    .orderBy('id')
+    .execute();
   return Object.fromEntries(
     rows.map((r) => [Number(r.id), DELIVERY_FLAG_COLUMNS.every((c) => (c.endsWith('attempts') ? Number(r[c]) === 0 : r[c] === null))]),
   );
 }
 
 async function clearedProfiles(database: Database): Promise<Record<number, boolean>> {
-  const rows = await database.db.selectFrom('account').select(['id', ...PROFILE_FLAG_COLUMNS]).orderBy('id').execute();
+  const rows = await database.db
+    .selectFrom('account')
+    .select(['id', ...PROFILE_FLAG_COLUMNS])
+    .orderBy('id')
+    .execute();
   return Object.fromEntries(
     rows.map((r) => [Number(r.id), PROFILE_FLAG_COLUMNS.every((c) => (c.endsWith('attempts') ? Number(r[c]) === 0 : r[c] === null))]),
   );
@@ -100,14 +132,28 @@ async function clearedProfiles(database: Database): Promise<Record<number, boole
 async function markAllProcessed(database: Database): Promise<void> {
   const at = new Date(Date.UTC(2024, 5, 1, 12));
   for (const node of ['node1', 'node2', 'node3']) {
-    const accounts = (await database.db.selectFrom('account').select('id').where(SAAS_NODE_COLUMN, '=', node).execute()).map((r) => Number(r.id));
+    const accounts = (await database.db.selectFrom('account').select('id').where(SAAS_NODE_COLUMN, '=', node).execute()).map((r) =>
+      Number(r.id),
+    );
     if (accounts.length === 0) continue;
-    const deliveries = (await database.db.selectFrom('delivery').select('id').where('id_account', 'in', accounts).execute()).map((r) => Number(r.id));
+    const deliveries = (await database.db.selectFrom('delivery').select('id').where('id_account', 'in', accounts).execute()).map((r) =>
+      Number(r.id),
+    );
     await setRecordFlags(database, { table: 'delivery', protocol: 'deliveries' }, deliveries, {
-      pushTime: at, pushSuccess: true, pushAttempts: 1, pushNode: node, pullTime: at, pullSuccess: true, pullError: null,
+      pushTime: at,
+      pushSuccess: true,
+      pushAttempts: 1,
+      pushNode: node,
+      pullTime: at,
+      pullSuccess: true,
+      pullError: null,
     });
     await setRecordFlags(database, { table: 'account', protocol: 'profiles' }, accounts, {
-      pushTime: at, pushSuccess: true, pushAttempts: 2, pushError: 'earlier timeout', pushNode: node,
+      pushTime: at,
+      pushSuccess: true,
+      pushAttempts: 2,
+      pushError: 'earlier timeout',
+      pushNode: node,
     });
   }
 }
@@ -119,7 +165,14 @@ for (const dialect of DIALECTS) {
       const database = await saasDatabase(dialect.name, config, { accounts: 5, recordsPerAccount: 1 });
 
       const first = await assignService(database.db, config, serviceOf(config));
-      expect(first).toEqual({ service: SAAS_SERVICE, assigned: 5, byNode: { node1: 3, node2: 2 }, unassigned: 0, reasons: [], dryRun: false });
+      expect(first).toEqual({
+        service: SAAS_SERVICE,
+        assigned: 5,
+        byNode: { node1: 3, node2: 2 },
+        unassigned: 0,
+        reasons: [],
+        dryRun: false,
+      });
       expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2', 5: 'node1' });
       expect(await stateRows(database)).toEqual([{ key: 'roundrobin:micro.emails.timeline', value: 'node1' }]);
 
@@ -127,9 +180,23 @@ for (const dialect of DIALECTS) {
       await addAccounts(database, [6, 7, 8]);
       const again = meshConfig(['node1', 'node2']);
       const second = await assignService(database.db, again, serviceOf(again));
-      expect(second).toEqual({ service: SAAS_SERVICE, assigned: 3, byNode: { node2: 2, node1: 1 }, unassigned: 0, reasons: [], dryRun: false });
+      expect(second).toEqual({
+        service: SAAS_SERVICE,
+        assigned: 3,
+        byNode: { node2: 2, node1: 1 },
+        unassigned: 0,
+        reasons: [],
+        dryRun: false,
+      });
       expect(await readAssignments(database)).toEqual({
-        1: 'node1', 2: 'node2', 3: 'node1', 4: 'node2', 5: 'node1', 6: 'node2', 7: 'node1', 8: 'node2',
+        1: 'node1',
+        2: 'node2',
+        3: 'node1',
+        4: 'node2',
+        5: 'node1',
+        6: 'node2',
+        7: 'node1',
+        8: 'node2',
       });
       expect(await stateRows(database)).toEqual([{ key: 'roundrobin:micro.emails.timeline', value: 'node2' }]);
 
@@ -145,24 +212,53 @@ for (const dialect of DIALECTS) {
 
       const result = await assignService(database.db, config, serviceOf(config));
 
-      expect(result).toEqual({ service: SAAS_SERVICE, assigned: 4, byNode: { node2: 3, node1: 1 }, unassigned: 0, reasons: [], dryRun: false });
-      expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node1', 3: 'node1', 4: 'node2', 5: 'node2', 6: 'node2', 7: 'node1' });
+      expect(result).toEqual({
+        service: SAAS_SERVICE,
+        assigned: 4,
+        byNode: { node2: 3, node1: 1 },
+        unassigned: 0,
+        reasons: [],
+        dryRun: false,
+      });
+      expect(await readAssignments(database)).toEqual({
+        1: 'node1',
+        2: 'node1',
+        3: 'node1',
+        4: 'node2',
+        5: 'node2',
+        6: 'node2',
+        7: 'node1',
+      });
       expect(await stateRows(database)).toEqual([]);
     });
 
     it('entityweight fills the node with the least total weight', async () => {
       const weights = [10, 3, 3, 2, 2, 1];
       const config = meshConfig(['node1', 'node2'], 'entityweight');
-      const database = await saasDatabase(dialect.name, config, { accounts: 6, recordsPerAccount: 1, accountWeight: (i) => weights[i - 1]! });
+      const database = await saasDatabase(dialect.name, config, {
+        accounts: 6,
+        recordsPerAccount: 1,
+        accountWeight: (i) => weights[i - 1]!,
+      });
 
       const result = await assignService(database.db, config, serviceOf(config));
 
-      expect(result).toEqual({ service: SAAS_SERVICE, assigned: 6, byNode: { node1: 2, node2: 4 }, unassigned: 0, reasons: [], dryRun: false });
+      expect(result).toEqual({
+        service: SAAS_SERVICE,
+        assigned: 6,
+        byNode: { node1: 2, node2: 4 },
+        unassigned: 0,
+        reasons: [],
+        dryRun: false,
+      });
       expect(await readAssignments(database)).toEqual({ 1: 'node1', 2: 'node2', 3: 'node2', 4: 'node2', 5: 'node2', 6: 'node1' });
     });
 
     it('leaves entities beyond maxEntities unassigned, with the reason', async () => {
-      const config = meshConfig([{ name: 'node1', maxEntities: 2 }, { name: 'node2', maxEntities: 1 }]);
+      const config = meshConfig([
+        { name: 'node1', maxEntities: 2 },
+        { name: 'node2', maxEntities: 1 },
+      ]);
       const database = await saasDatabase(dialect.name, config, { accounts: 5, recordsPerAccount: 1 });
 
       const result = await assignService(database.db, config, serviceOf(config));
@@ -184,7 +280,13 @@ for (const dialect of DIALECTS) {
     });
 
     it('leaves entities beyond maxWeight unassigned, with the reason', async () => {
-      const config = meshConfig([{ name: 'node1', maxWeight: 6 }, { name: 'node2', maxWeight: 6 }], 'entityweight');
+      const config = meshConfig(
+        [
+          { name: 'node1', maxWeight: 6 },
+          { name: 'node2', maxWeight: 6 },
+        ],
+        'entityweight',
+      );
       const database = await saasDatabase(dialect.name, config, { accounts: 3, recordsPerAccount: 1, accountWeight: () => 5 });
 
       const result = await assignService(database.db, config, serviceOf(config));
@@ -240,12 +342,24 @@ for (const dialect of DIALECTS) {
 
       const moved = await reassignEntity(database.db, config, serviceOf(config), '1', { to: 'node2', repush: true });
 
-      expect(moved).toEqual({ service: SAAS_SERVICE, entity: 1, from: 'node1', to: 'node2', repushed: true, dryRun: false, repushRecords: expect.any(Object) });
+      expect(moved).toEqual({
+        service: SAAS_SERVICE,
+        entity: 1,
+        from: 'node1',
+        to: 'node2',
+        repushed: true,
+        dryRun: false,
+        repushRecords: expect.any(Object),
+      });
       expect(await readAssignments(database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node1' });
       // Account 1's deliveries are 1 and 4.
       expect(await clearedDeliveries(database)).toEqual({ 1: true, 2: false, 3: false, 4: true, 5: false, 6: false });
       expect(await clearedProfiles(database)).toEqual({ 1: true, 2: false, 3: false });
-      const untouched = await database.db.selectFrom('delivery').select(['deliveries_push_attempts', 'deliveries_pull_success']).where('id', '=', 2).executeTakeFirstOrThrow();
+      const untouched = await database.db
+        .selectFrom('delivery')
+        .select(['deliveries_push_attempts', 'deliveries_pull_success'])
+        .where('id', '=', 2)
+        .executeTakeFirstOrThrow();
       expect(Number(untouched.deliveries_push_attempts)).toBe(1);
       expect(Boolean(untouched.deliveries_pull_success)).toBe(true);
     });
@@ -285,7 +399,15 @@ for (const dialect of DIALECTS) {
       expect(result).toEqual({
         node: 'node1',
         dryRun: false,
-        services: [{ service: SAAS_SERVICE, moved: 1, byNode: { node2: 1 }, stayed: 1, reasons: ['no node has room for weight 1: node2 at maxEntities 3'] }],
+        services: [
+          {
+            service: SAAS_SERVICE,
+            moved: 1,
+            byNode: { node2: 1 },
+            stayed: 1,
+            reasons: ['no node has room for weight 1: node2 at maxEntities 3'],
+          },
+        ],
       });
       expect(await readAssignments(database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node1', 4: 'node2' });
     });

@@ -37,7 +37,9 @@ describe('database connection failures', () => {
   it('a URL with bad percent-encoding is a DatabaseUrlError that does not repeat it', async () => {
     const error = await refusal('mysql://root:s3cr%zz@127.0.0.1:3306/app');
     expect(error).toBeInstanceOf(DatabaseUrlError);
-    expect(error.message).toBe('database URL: the password is not valid percent-encoding (a % must be followed by two hex digits; write %25 for %)');
+    expect(error.message).toBe(
+      'database URL: the password is not valid percent-encoding (a % must be followed by two hex digits; write %25 for %)',
+    );
   });
 
   it('a SQLite file in a directory that does not exist is a DatabaseConnectionError naming the file', async () => {
@@ -47,14 +49,17 @@ describe('database connection failures', () => {
   });
 
   for (const dialect of ['mysql', 'postgres'] as const) {
-    it.skipIf(TEST_SERVER_URLS[dialect] === undefined)(`an unknown database on ${dialect} is a DatabaseConnectionError without the password`, async () => {
-      const error = await refusal(serverUrl(dialect, 'wm_no_such_database', 'Pa55word'));
-      // PostgreSQL on a trust connection, MariaDB when the password is wrong: both refuse; neither message may hold it.
-      expect(error).toBeInstanceOf(DatabaseConnectionError);
-      expect(error.message).toContain('cannot connect to the database ');
-      expect(error.message).toContain(':***@');
-      expect(error.message).not.toContain('Pa55word');
-    });
+    it.skipIf(TEST_SERVER_URLS[dialect] === undefined)(
+      `an unknown database on ${dialect} is a DatabaseConnectionError without the password`,
+      async () => {
+        const error = await refusal(serverUrl(dialect, 'wm_no_such_database', 'Pa55word'));
+        // PostgreSQL on a trust connection, MariaDB when the password is wrong: both refuse; neither message may hold it.
+        expect(error).toBeInstanceOf(DatabaseConnectionError);
+        expect(error.message).toContain('cannot connect to the database ');
+        expect(error.message).toContain(':***@');
+        expect(error.message).not.toContain('Pa55word');
+      },
+    );
   }
 
   it.skipIf(TEST_SERVER_URLS.mysql === undefined)('access denied on mysql is a DatabaseConnectionError', async () => {
@@ -67,9 +72,19 @@ describe('database connection failures', () => {
   it.skipIf(TEST_SERVER_URLS.postgres === undefined)('mesh exits 2 on an unknown database and names it without the password', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'workmesh-connect-'));
     const { nodesConfig, servicesConfig } = writeConfigFiles(dir, { nodes: [NODE(1)] });
-    const run = await runMesh(['migrate', '--nodes-config', nodesConfig, '--services-config', servicesConfig, '--db', serverUrl('postgres', 'wm_no_such_db', 'Pa55word')]);
+    const run = await runMesh([
+      'migrate',
+      '--nodes-config',
+      nodesConfig,
+      '--services-config',
+      servicesConfig,
+      '--db',
+      serverUrl('postgres', 'wm_no_such_db', 'Pa55word'),
+    ]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^mesh: cannot connect to the database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/wm_no_such_db: .*wm_no_such_db/);
+    expect(run.stderr).toMatch(
+      /^mesh: cannot connect to the database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/wm_no_such_db: .*wm_no_such_db/,
+    );
     expect(run.stderr).not.toContain('Pa55word');
   });
 });
@@ -84,13 +99,20 @@ for (const { name: dialect, available } of DIALECTS) {
       await sql`create table account (id integer primary key, uid ${sql.raw(uuid)}, code varchar(8))`.execute(database.db);
 
       expect(await checkEntityId(database, 'account', 'id', '42')).toBeUndefined();
-      expect(await checkEntityId(database, 'account', 'id', 'abc')).toMatch(/^entity id "abc" is not an integer \(column account\.id is int/);
-      if (dialect !== 'sqlite') expect(await checkEntityId(database, 'account', 'id', '99999999999')).toMatch(/^entity id "99999999999" is out of range/);
+      expect(await checkEntityId(database, 'account', 'id', 'abc')).toMatch(
+        /^entity id "abc" is not an integer \(column account\.id is int/,
+      );
+      if (dialect !== 'sqlite')
+        expect(await checkEntityId(database, 'account', 'id', '99999999999')).toMatch(/^entity id "99999999999" is out of range/);
       expect(await checkEntityId(database, 'account', 'code', 'ABCDEFGH')).toBeUndefined();
-      expect(await checkEntityId(database, 'account', 'code', 'ABCDEFGHI')).toMatch(/is longer than 8 characters \(column account\.code is (varchar|char)/);
+      expect(await checkEntityId(database, 'account', 'code', 'ABCDEFGHI')).toMatch(
+        /is longer than 8 characters \(column account\.code is (varchar|char)/,
+      );
       expect(await checkEntityId(database, 'account', 'uid', '7d0f6a52-3c1e-4c4b-9a51-0c2b1b1f6a10')).toBeUndefined();
       if (dialect === 'postgres') {
-        expect(await checkEntityId(database, 'account', 'uid', 'not-a-uuid')).toBe('entity id "not-a-uuid" is not a uuid (column account.uid is uuid)');
+        expect(await checkEntityId(database, 'account', 'uid', 'not-a-uuid')).toBe(
+          'entity id "not-a-uuid" is not a uuid (column account.uid is uuid)',
+        );
       }
       expect(await checkEntityId(database, 'account', 'nope', '1')).toBe('column "account.nope" does not exist');
     });

@@ -28,10 +28,22 @@ const DELIVERY_FLAGS = [
   'deliveries_pull_success',
   'deliveries_pull_error',
 ];
-const PROFILE_FLAGS = ['profiles_push_time', 'profiles_push_success', 'profiles_push_error', 'profiles_push_attempts', 'profiles_push_node'];
+const PROFILE_FLAGS = [
+  'profiles_push_time',
+  'profiles_push_success',
+  'profiles_push_error',
+  'profiles_push_attempts',
+  'profiles_push_node',
+];
 const OWN_TABLES = [
-  'workmesh_lease', 'workmesh_migration', 'workmesh_migration_lock', 'workmesh_node_health', 'workmesh_run', 'workmesh_state',
-  'workmesh_stream_history', 'workmesh_stream_totals',
+  'workmesh_lease',
+  'workmesh_migration',
+  'workmesh_migration_lock',
+  'workmesh_node_health',
+  'workmesh_run',
+  'workmesh_state',
+  'workmesh_stream_history',
+  'workmesh_stream_totals',
 ];
 
 /**
@@ -102,7 +114,14 @@ for (const dialect of DIALECTS) {
       const delivery = await columnsOf(database, 'delivery');
       expect([...delivery.keys()].sort()).toEqual(['create_time', 'id', 'id_account', 'result_hash', 'subject', ...DELIVERY_FLAGS].sort());
       expect(DELIVERY_FLAGS.map((c) => delivery.get(c))).toEqual([
-        types.time, types.boolean, types.text, types.counter, types.node, types.time, types.boolean, types.text,
+        types.time,
+        types.boolean,
+        types.text,
+        types.counter,
+        types.node,
+        types.time,
+        types.boolean,
+        types.text,
       ]);
 
       expect((await indexesOf(database, 'account')).filter((i) => i !== 'id')).toEqual([
@@ -121,12 +140,25 @@ for (const dialect of DIALECTS) {
         .select(['id', 'deliveries_push_attempts', 'deliveries_push_success', 'deliveries_pull_time'])
         .orderBy('id')
         .execute();
-      expect(rows.map((r) => [Number(r.id), Number(r.deliveries_push_attempts), r.deliveries_push_success, r.deliveries_pull_time])).toEqual([
-        [1, 0, null, null], [2, 0, null, null], [3, 0, null, null], [4, 0, null, null], [5, 0, null, null], [6, 0, null, null],
+      expect(
+        rows.map((r) => [Number(r.id), Number(r.deliveries_push_attempts), r.deliveries_push_success, r.deliveries_pull_time]),
+      ).toEqual([
+        [1, 0, null, null],
+        [2, 0, null, null],
+        [3, 0, null, null],
+        [4, 0, null, null],
+        [5, 0, null, null],
+        [6, 0, null, null],
       ]);
-      const accounts = await database.db.selectFrom('account').select(['id', 'node_for_micro_emails_timeline', 'profiles_push_attempts']).orderBy('id').execute();
+      const accounts = await database.db
+        .selectFrom('account')
+        .select(['id', 'node_for_micro_emails_timeline', 'profiles_push_attempts'])
+        .orderBy('id')
+        .execute();
       expect(accounts.map((a) => [Number(a.id), a.node_for_micro_emails_timeline, Number(a.profiles_push_attempts)])).toEqual([
-        [1, null, 0], [2, null, 0], [3, null, 0],
+        [1, null, 0],
+        [2, null, 0],
+        [3, null, 0],
       ]);
       const migrations = await database.db.selectFrom('workmesh_migration').select('name').execute();
       expect(migrations.map((m) => m.name).sort()).toEqual(['0001-own-tables', '0002-node-health', '0003-stream-history']);
@@ -230,7 +262,13 @@ for (const dialect of DIALECTS) {
         'service "micro.emails.timeline" protocol "deliveries": column "delivery.sent_time" does not exist',
       ]);
       expect(await tableNames(database)).toEqual(['account', 'delivery']);
-      expect([...(await columnsOf(database, 'delivery')).keys()].sort()).toEqual(['create_time', 'id', 'id_account', 'result_hash', 'subject']);
+      expect([...(await columnsOf(database, 'delivery')).keys()].sort()).toEqual([
+        'create_time',
+        'id',
+        'id_account',
+        'result_hash',
+        'subject',
+      ]);
     });
   });
 }

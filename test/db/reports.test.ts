@@ -33,7 +33,13 @@ function meshConfig(): MeshConfig {
       { name: 'node3', url: 'http://127.0.0.1:3003', apiKey: 'secret-3' },
     ],
   });
-  objects.services[0]!.protocols.push({ name: 'profiles', table: 'account', id: 'id', sort: 'id', push: { path: '/api/1.0/profiles/push.json' } });
+  objects.services[0]!.protocols.push({
+    name: 'profiles',
+    table: 'account',
+    id: 'id',
+    sort: 'id',
+    push: { path: '/api/1.0/profiles/push.json' },
+  });
   return toMeshConfig(objects);
 }
 
@@ -57,7 +63,11 @@ async function reportDatabase(dialect: DialectName, config: MeshConfig): Promise
   expect((await migrateDatabase(database, config, { dryRun: false })).problems).toEqual([]);
 
   const assign = (ids: number[], node: string) =>
-    database.db.updateTable('account').set({ [SAAS_NODE_COLUMN]: node }).where('id', 'in', ids).execute();
+    database.db
+      .updateTable('account')
+      .set({ [SAAS_NODE_COLUMN]: node })
+      .where('id', 'in', ids)
+      .execute();
   await assign([1, 3], 'node1');
   await assign([2], 'node2');
   await assign([5], 'node-old');
@@ -66,17 +76,36 @@ async function reportDatabase(dialect: DialectName, config: MeshConfig): Promise
   const deliveries = { table: 'delivery', protocol: 'deliveries' };
   const profiles = { table: 'account', protocol: 'profiles' };
   // processed: pushed and pulled
-  await setRecordFlags(database, deliveries, [1, 3, 4, 5], { pushTime: at, pushSuccess: true, pushAttempts: 1, pullTime: at, pullSuccess: true });
+  await setRecordFlags(database, deliveries, [1, 3, 4, 5], {
+    pushTime: at,
+    pushSuccess: true,
+    pushAttempts: 1,
+    pullTime: at,
+    pullSuccess: true,
+  });
   // the last push failed and will be retried
   await setRecordFlags(database, deliveries, [6], { pushTime: at, pushSuccess: null, pushError: 'connect ETIMEDOUT', pushAttempts: 3 });
   // dead after maxAttempts
   await setRecordFlags(database, deliveries, [2, 9], { pushTime: at, pushSuccess: false, pushError: 'HTTP 500', pushAttempts: 10 });
   // the node reported a processing error
-  await setRecordFlags(database, deliveries, [7], { pushTime: at, pushSuccess: true, pushAttempts: 1, pullTime: at, pullSuccess: false, pullError: 'boom' });
+  await setRecordFlags(database, deliveries, [7], {
+    pushTime: at,
+    pushSuccess: true,
+    pushAttempts: 1,
+    pullTime: at,
+    pullSuccess: false,
+    pullError: 'boom',
+  });
   // pushed, not pulled yet: still pending
   await setRecordFlags(database, deliveries, [12], { pushTime: at, pushSuccess: true, pushAttempts: 1 });
   // the last pull failed and will be retried
-  await setRecordFlags(database, deliveries, [13], { pushTime: at, pushSuccess: true, pushAttempts: 1, pullTime: at, pullError: 'status timeout' });
+  await setRecordFlags(database, deliveries, [13], {
+    pushTime: at,
+    pushSuccess: true,
+    pushAttempts: 1,
+    pullTime: at,
+    pullError: 'status timeout',
+  });
 
   await setRecordFlags(database, profiles, [1], { pushTime: at, pushSuccess: true, pushAttempts: 1 });
   await setRecordFlags(database, profiles, [2], { pushTime: at, pushError: 'HTTP 502', pushAttempts: 1 });
@@ -94,26 +123,66 @@ for (const dialect of DIALECTS) {
 
       expect(rows).toEqual([
         {
-          name: 'node1', url: 'http://127.0.0.1:3001', services: ['micro.emails.timeline'],
-          entities: 2, weight: 16, pending: 3, failed: 2, processed: 3, ...NO_LIMITS,
-          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
+          name: 'node1',
+          url: 'http://127.0.0.1:3001',
+          services: ['micro.emails.timeline'],
+          entities: 2,
+          weight: 16,
+          pending: 3,
+          failed: 2,
+          processed: 3,
+          ...NO_LIMITS,
+          health: 'ok',
+          failingSince: null,
+          lastError: null,
+          nextTryAt: null,
         },
         {
           // The URL is shown without its credentials.
-          name: 'node2', url: 'https://node2.example.com:8443/', services: ['micro.emails.timeline'],
-          entities: 1, weight: 7, pending: 1, failed: 3, processed: 0, ...NO_LIMITS,
-          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
+          name: 'node2',
+          url: 'https://node2.example.com:8443/',
+          services: ['micro.emails.timeline'],
+          entities: 1,
+          weight: 7,
+          pending: 1,
+          failed: 3,
+          processed: 0,
+          ...NO_LIMITS,
+          health: 'ok',
+          failingSince: null,
+          lastError: null,
+          nextTryAt: null,
         },
         {
-          name: 'node3', url: 'http://127.0.0.1:3003', services: ['micro.emails.timeline'],
-          entities: 0, weight: 0, pending: 0, failed: 0, processed: 0, ...NO_LIMITS,
-          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
+          name: 'node3',
+          url: 'http://127.0.0.1:3003',
+          services: ['micro.emails.timeline'],
+          entities: 0,
+          weight: 0,
+          pending: 0,
+          failed: 0,
+          processed: 0,
+          ...NO_LIMITS,
+          health: 'ok',
+          failingSince: null,
+          lastError: null,
+          nextTryAt: null,
         },
         {
           // No longer in nodes.config.ts, but still holding account 5.
-          name: 'node-old', url: null, services: [],
-          entities: 1, weight: 17, pending: 2, failed: 1, processed: 1, ...NO_LIMITS,
-          health: 'ok', failingSince: null, lastError: null, nextTryAt: null,
+          name: 'node-old',
+          url: null,
+          services: [],
+          entities: 1,
+          weight: 17,
+          pending: 2,
+          failed: 1,
+          processed: 1,
+          ...NO_LIMITS,
+          health: 'ok',
+          failingSince: null,
+          lastError: null,
+          nextTryAt: null,
         },
       ]);
     });
@@ -189,7 +258,9 @@ for (const dialect of DIALECTS) {
       await createSaasSchema(test.database);
       await migrateDatabase(test.database, config, { dryRun: false });
 
-      expect((await nodeReport(test.database, config)).map((r) => [r.name, r.entities, r.weight, r.pending, r.failed, r.processed])).toEqual([
+      expect(
+        (await nodeReport(test.database, config)).map((r) => [r.name, r.entities, r.weight, r.pending, r.failed, r.processed]),
+      ).toEqual([
         ['node1', 0, 0, 0, 0, 0],
         ['node2', 0, 0, 0, 0, 0],
         ['node3', 0, 0, 0, 0, 0],

@@ -31,7 +31,10 @@ for (const { name: dialect, available } of DIALECTS) {
         { id: 'just-started', owner: 'master-d', started_at: NOW - 1_000, status: 'running' },
         { id: 'finished', owner: 'master-e', started_at: old, status: 'ok' },
       ];
-      await db.insertInto('workmesh_run').values(runs.map((r) => ({ ...r, command: 'push' }))).execute();
+      await db
+        .insertInto('workmesh_run')
+        .values(runs.map((r) => ({ ...r, command: 'push' })))
+        .execute();
       await db
         .insertInto('workmesh_lease')
         .values([

@@ -73,7 +73,9 @@ for (const { name: dialect, available } of DIALECTS) {
       });
       const result = await migrateDatabase(database, config, { dryRun: false });
       expect(result.problems).toEqual([
-        ...(dialect === 'sqlite' ? [] : [`${WHO}: column "delivery.deliveries_push_success" is of type varchar, which cannot hold a true/false flag`]),
+        ...(dialect === 'sqlite'
+          ? []
+          : [`${WHO}: column "delivery.deliveries_push_success" is of type varchar, which cannot hold a true/false flag`]),
         `${WHO}: column "delivery.deliveries_push_error" is NOT NULL; mesh needs NULL there (not set yet, pending)`,
       ]);
       expect(result.warnings).toEqual([
@@ -88,7 +90,9 @@ for (const { name: dialect, available } of DIALECTS) {
       const config = configWith();
       await migrateDatabase(database, config, { dryRun: false });
       await checkSchema(database, config);
-      await sql`drop index ${sql.id('wm_delivery_deliveries_push')}${sql.raw(dialect === 'mysql' ? ' on delivery' : '')}`.execute(database.db);
+      await sql`drop index ${sql.id('wm_delivery_deliveries_push')}${sql.raw(dialect === 'mysql' ? ' on delivery' : '')}`.execute(
+        database.db,
+      );
       expect(await schemaError(database, config)).toBe(
         'the database is not prepared: missing index wm_delivery_deliveries_push on delivery(deliveries_push_success, create_time, id); run mesh migrate',
       );
@@ -103,7 +107,9 @@ for (const { name: dialect, available } of DIALECTS) {
       expect(result.steps.at(-1)!.description).toBe('statistics of the tables indexed: account, delivery');
       if (dialect === 'postgres') {
         const { rows } = await sql<{ relname: string }>`
-          select relname from pg_stat_user_tables where last_analyze is not null and relname in ('account', 'delivery') order by relname`.execute(database.db);
+          select relname from pg_stat_user_tables where last_analyze is not null and relname in ('account', 'delivery') order by relname`.execute(
+          database.db,
+        );
         expect(rows.map((r) => r.relname)).toEqual(['account', 'delivery']);
       } else if (dialect === 'sqlite') {
         // SQLite writes a row per analyzed index of a table with rows into sqlite_stat1.
@@ -134,7 +140,9 @@ describe('mesh migrate', () => {
     cleanups.push(test.cleanup);
     await createSaasSchema(test.database);
     await sql`drop table delivery`.execute(test.database.db);
-    await sql`create table delivery (id integer primary key, id_account integer not null, create_time text, result_hash varchar(64))`.execute(test.database.db);
+    await sql`create table delivery (id integer primary key, id_account integer not null, create_time text, result_hash varchar(64))`.execute(
+      test.database.db,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'workmesh-migrate-'));
     const { nodesConfig, servicesConfig } = writeConfigFiles(dir, { nodes: [NODE(1)] });
     const run = await runMesh(['migrate', '--nodes-config', nodesConfig, '--services-config', servicesConfig, '--db', test.url]);

@@ -28,7 +28,9 @@ describe('withStatementCache (better-sqlite3 behind Kysely)', () => {
         return raw.prepare(text);
       },
     });
-    const db = new Kysely<Record<string, Record<string, unknown>>>({ dialect: new SqliteDialect({ database: withStatementCache(counting) }) });
+    const db = new Kysely<Record<string, Record<string, unknown>>>({
+      dialect: new SqliteDialect({ database: withStatementCache(counting) }),
+    });
     for (let i = 1; i <= 5; i++) await sql`insert into t (id, v) values (${i}, ${`v${i}`})`.execute(db);
     const counts: number[] = [];
     for (let i = 0; i < 3; i++) {

@@ -40,11 +40,17 @@ const outcome = (node: string, extra: Record<string, unknown>) => ({ service: SE
 const MINUTE = 60_000;
 
 /** Accounts 1..4 (round-robin: odd ones on node1, even ones on node2), records 1..8 at `times[i]` (epoch ms). */
-async function database(dialect: (typeof DIALECTS)[number]['name'], times: number[] = range(1, 8).map((i) => Date.UTC(2024, 0, 1) + i * 1000)): Promise<SaasDatabase> {
+async function database(
+  dialect: (typeof DIALECTS)[number]['name'],
+  times: number[] = range(1, 8).map((i) => Date.UTC(2024, 0, 1) + i * 1000),
+): Promise<SaasDatabase> {
   const saas = await createSaasDatabase(dialect);
   cleanups.push(saas.cleanup);
   await insertAccounts(saas.database, range(1, 4));
-  await insertRecords(saas.database, times.map((timeMs, i) => ({ id: i + 1, account: (i % 4) + 1, timeMs })));
+  await insertRecords(
+    saas.database,
+    times.map((timeMs, i) => ({ id: i + 1, account: (i % 4) + 1, timeMs })),
+  );
   await migrateAndAssign(saas.database, config);
   return saas;
 }
@@ -57,7 +63,20 @@ for (const { name: dialect, available } of DIALECTS) {
       const kept = Date.now() - STREAM_HISTORY_MS + 10 * MINUTE;
       await db.db
         .insertInto('workmesh_stream_history')
-        .values([old, kept].map((t) => ({ run_id: `r${t}`, stage: 'push', service: SERVICE, protocol: PROTOCOL, node: 'node1', started_at: t, finished_at: t, records: 1, failed: 0, error: null })))
+        .values(
+          [old, kept].map((t) => ({
+            run_id: `r${t}`,
+            stage: 'push',
+            service: SERVICE,
+            protocol: PROTOCOL,
+            node: 'node1',
+            started_at: t,
+            finished_at: t,
+            records: 1,
+            failed: 0,
+            error: null,
+          })),
+        )
         .execute();
 
       const first = await startRun(db.db, 'push', 'me');
@@ -81,7 +100,9 @@ for (const { name: dialect, available } of DIALECTS) {
           [first, 'push', 'node2', 2, 3, 'HTTP 500: down'],
           [second, 'pull', 'node1', 4, 1, null],
           [third, 'push', 'node1', 7, 0, null],
-        ].map(text).sort(),
+        ]
+          .map(text)
+          .sort(),
       );
       const run = await db.db.selectFrom('workmesh_run').select('started_at').where('id', '=', first).executeTakeFirstOrThrow();
       expect(Number(rows.find((r) => r.run_id === first)!.started_at)).toBe(Number(run.started_at));
@@ -101,12 +122,20 @@ for (const { name: dialect, available } of DIALECTS) {
       expect([push1.lastError, push1.records, push1.lastSuccessAt === thirdEnd]).toEqual([null, 13, true]);
     });
 
-    it('throughput counts records per minute of the runs\' ends, per stage, over the window asked for', async () => {
+    it("throughput counts records per minute of the runs' ends, per stage, over the window asked for", async () => {
       const { database: db } = await database(dialect);
       const now = Date.UTC(2026, 0, 1, 12, 30, 20);
       const at = (minutesAgo: number, stage: string, records: number, node = 'node1') => ({
-        run_id: `r${minutesAgo}${stage}${node}`, stage, service: SERVICE, protocol: PROTOCOL, node,
-        started_at: now - minutesAgo * MINUTE - 5000, finished_at: now - minutesAgo * MINUTE, records, failed: 0, error: null,
+        run_id: `r${minutesAgo}${stage}${node}`,
+        stage,
+        service: SERVICE,
+        protocol: PROTOCOL,
+        node,
+        started_at: now - minutesAgo * MINUTE - 5000,
+        finished_at: now - minutesAgo * MINUTE,
+        records,
+        failed: 0,
+        error: null,
       });
       await db.db
         .insertInto('workmesh_stream_history')
@@ -127,7 +156,10 @@ for (const { name: dialect, available } of DIALECTS) {
     it('the lag is the age of the oldest record still pending on each node, failed and processed ones left out', async () => {
       const now = Date.UTC(2026, 0, 1, 12, 0, 0);
       // Records 1..8: 1, 3, 5, 7 on node1 (accounts 1, 3), 2, 4, 6, 8 on node2; record i made i minutes before now.
-      const { database: db } = await database(dialect, range(1, 8).map((i) => now - i * MINUTE));
+      const { database: db } = await database(
+        dialect,
+        range(1, 8).map((i) => now - i * MINUTE),
+      );
       const flags = { table: 'delivery', protocol: PROTOCOL };
       await setRecordFlags(db, flags, [7], { pushSuccess: false, pushError: 'dead', pushAttempts: 2 });
       await setRecordFlags(db, flags, [5], { pushSuccess: true, pullSuccess: true });
@@ -151,7 +183,14 @@ for (const { name: dialect, available } of DIALECTS) {
       const next = await failedRecordsPage(db, config, { state: 'dead' }, { offset: 3, limit: 3 });
       expect(next.records.map((r) => Number(r.id))).toEqual([4]);
       const failed = await failedRecordsPage(db, config, { state: 'failed', node: 'node1' }, { offset: 0, limit: 50 });
-      expect([failed.total, failed.records.map((r) => [Number(r.id), r.state])]).toEqual([3, [[1, 'dead'], [3, 'dead'], [5, 'push']]]);
+      expect([failed.total, failed.records.map((r) => [Number(r.id), r.state])]).toEqual([
+        3,
+        [
+          [1, 'dead'],
+          [3, 'dead'],
+          [5, 'push'],
+        ],
+      ]);
 
       // 5 failed but is not dead, 6 was delivered since the page showed it: both are left alone.
       const result = await retryRecords(db, config, { service: SERVICE, protocol: PROTOCOL, ids: [1, 3, 5, 6] });
@@ -172,8 +211,15 @@ for (const { name: dialect, available } of DIALECTS) {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
         const id = await startRun(db.db, i === 1 ? 'pull' : 'push', 'me');
-        await db.db.updateTable('workmesh_run').set({ started_at: 1_000 * (i + 1) }).where('id', '=', id).execute();
-        await finishRun(db.db, id, i === 2 ? 'failed' : 'ok', [outcome('node1', { pushed: 3, failed: i }), ...(i === 2 ? [outcome('node2', { pushed: 0, failed: 0, error: 'refused' })] : [])]);
+        await db.db
+          .updateTable('workmesh_run')
+          .set({ started_at: 1_000 * (i + 1) })
+          .where('id', '=', id)
+          .execute();
+        await finishRun(db.db, id, i === 2 ? 'failed' : 'ok', [
+          outcome('node1', { pushed: 3, failed: i }),
+          ...(i === 2 ? [outcome('node2', { pushed: 0, failed: 0, error: 'refused' })] : []),
+        ]);
         ids.push(id);
       }
       const page = await runHistory(db.db, { offset: 0, limit: 2 });

@@ -33,8 +33,21 @@ export const NODE = (n: 1 | 2 | 3, caps: Partial<SaasNodeOptions> = {}): SaasNod
 
 /** cli.md's v1 fields first, then the node's health, then the ones one row per (node, service) added. */
 export const NODE_KEYS = [
-  'name', 'url', 'services', 'entities', 'weight', 'pending', 'failed', 'processed',
-  'health', 'failingSince', 'lastError', 'nextTryAt', 'service', 'maxEntities', 'maxWeight',
+  'name',
+  'url',
+  'services',
+  'entities',
+  'weight',
+  'pending',
+  'failed',
+  'processed',
+  'health',
+  'failingSince',
+  'lastError',
+  'nextTryAt',
+  'service',
+  'maxEntities',
+  'maxWeight',
 ];
 export const SERVICE_KEYS = ['service', 'nodes', 'entities', 'unassigned', 'pending', 'failed', 'processed'];
 
@@ -93,7 +106,10 @@ export function jsonOf<T = unknown>(run: MeshRun, code = 0): T {
 
 /** Table output as words per line. */
 export function words(stdout: string): string[][] {
-  return stdout.trimEnd().split('\n').map((line) => line.trim().split(/\s+/));
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/));
 }
 
 /**
@@ -105,7 +121,9 @@ export async function snapshot(database: Database): Promise<Record<string, strin
   const all: Record<string, string[]> = {};
   for (const table of tables) {
     const rows = await database.db.selectFrom(table).selectAll().execute();
-    all[table] = rows.map((row) => JSON.stringify(row, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value))).sort();
+    all[table] = rows
+      .map((row) => JSON.stringify(row, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)))
+      .sort();
   }
   return all;
 }

@@ -114,7 +114,8 @@ export function writeMeshConfig(dir: string, spec: MeshSpec, code: ConfigFileCod
   const { nodes, services } = meshConfigObjects(spec);
   const protocol = services[0]!.protocols[0]!;
   if (code.pushFn !== undefined) protocol.push = { fn: '__PUSH_FN__' as never };
-  if (code.pullFn !== undefined && protocol.pull) protocol.pull = { statusPath: protocol.pull.statusPath, path: protocol.pull.path, fn: '__PULL_FN__' as never };
+  if (code.pullFn !== undefined && protocol.pull)
+    protocol.pull = { statusPath: protocol.pull.statusPath, path: protocol.pull.path, fn: '__PULL_FN__' as never };
   const nodesConfig = join(dir, 'nodes.config.ts');
   const servicesConfig = join(dir, 'services.config.ts');
   writeFileSync(nodesConfig, `import { defineNodes } from 'workmesh';\n\nexport default defineNodes(${JSON.stringify(nodes, null, 2)});\n`);
@@ -182,7 +183,13 @@ export interface SeedRecord {
  * `offsetMs`), so (sort, id) order differs from id order and several records
  * share a time (the id breaks the tie).
  */
-export function scrambledRecords(options: { from: number; to: number; accounts: number; offsetMs?: number; subject?: (id: number) => string }): SeedRecord[] {
+export function scrambledRecords(options: {
+  from: number;
+  to: number;
+  accounts: number;
+  offsetMs?: number;
+  subject?: (id: number) => string;
+}): SeedRecord[] {
   const records: SeedRecord[] = [];
   for (let id = options.from; id <= options.to; id++) {
     records.push({
@@ -246,7 +253,10 @@ export async function readRecords(database: Database): Promise<Map<number, Recor
 
 /** Ids of the records of entities on `node`, in (sort, id) order. */
 export function idsOnNode(records: Map<number, RecordInfo>, node: string): number[] {
-  return [...records.values()].filter((r) => r.node === node).sort((a, b) => a.rank - b.rank).map((r) => r.id);
+  return [...records.values()]
+    .filter((r) => r.node === node)
+    .sort((a, b) => a.rank - b.rank)
+    .map((r) => r.id);
 }
 
 export interface RecordFlags {
@@ -344,7 +354,11 @@ export interface MeshProcess {
  * over, so that a test can signal it. NO_COLOR is set; WORKMESH_DB is not
  * inherited. Killed after `timeoutMs` (60 s) so that a hung process fails the test.
  */
-export function spawnMesh(args: string[], env: Record<string, string> = {}, options: { cwd?: string; timeoutMs?: number } = {}): MeshProcess {
+export function spawnMesh(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string; timeoutMs?: number } = {},
+): MeshProcess {
   const inherited = { ...process.env };
   delete inherited.WORKMESH_DB;
   const child = spawn(process.execPath, [MESH_BIN, ...args], {
@@ -371,7 +385,11 @@ export function spawnMesh(args: string[], env: Record<string, string> = {}, opti
 }
 
 /** Runs `mesh ARGS` to its end. */
-export function mesh(args: string[], env: Record<string, string> = {}, options: { cwd?: string; timeoutMs?: number } = {}): Promise<MeshRun & { signal: NodeJS.Signals | null }> {
+export function mesh(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<MeshRun & { signal: NodeJS.Signals | null }> {
   return spawnMesh(args, env, options).done;
 }
 
@@ -382,7 +400,11 @@ export function mesh(args: string[], env: Record<string, string> = {}, options: 
  * (re-sends of batches the master never saw confirmed). Returns a
  * description of the first violation, or undefined.
  */
-export function orderViolation(received: number[], records: Map<number, RecordInfo>, resendable: ReadonlySet<number> = new Set()): string | undefined {
+export function orderViolation(
+  received: number[],
+  records: Map<number, RecordInfo>,
+  resendable: ReadonlySet<number> = new Set(),
+): string | undefined {
   const seen = new Set<number>();
   let lastRank = -1;
   for (const [i, id] of received.entries()) {

@@ -15,7 +15,14 @@ export async function ensureNodeFailing(database: Database, node: string, error:
   await database.db.deleteFrom('workmesh_node_health').where('node', '=', node).execute();
   await database.db
     .insertInto('workmesh_node_health')
-    .values({ node, failing_since: now, failures: 1, last_error: error, next_try_at: now + backoffMs, last_success_at: recorded?.lastSuccessAt ?? null })
+    .values({
+      node,
+      failing_since: now,
+      failures: 1,
+      last_error: error,
+      next_try_at: now + backoffMs,
+      last_success_at: recorded?.lastSuccessAt ?? null,
+    })
     .execute();
   return (await readNodeHealth(database.db)).get(node)!;
 }

@@ -189,7 +189,13 @@ export class RecordingProxy {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
     const path = req.url ?? '/';
-    const endpoint: ProxyEndpoint = path.endsWith('/push.json') ? 'push' : path.endsWith('/status.json') ? 'status' : path.endsWith('/pull.json') ? 'pull' : 'other';
+    const endpoint: ProxyEndpoint = path.endsWith('/push.json')
+      ? 'push'
+      : path.endsWith('/status.json')
+        ? 'status'
+        : path.endsWith('/pull.json')
+          ? 'pull'
+          : 'other';
     let body: Record<string, unknown> | undefined;
     try {
       body = text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>);

@@ -185,10 +185,7 @@ export function writeConfigFiles(dir: string, options: SaasConfigOptions): { nod
   const { nodes, services } = saasConfigObjects(options);
   const nodesConfig = join(dir, 'nodes.config.ts');
   const servicesConfig = join(dir, 'services.config.ts');
-  writeFileSync(
-    nodesConfig,
-    `import { defineNodes } from 'workmesh';\n\nexport default defineNodes(${JSON.stringify(nodes, null, 2)});\n`,
-  );
+  writeFileSync(nodesConfig, `import { defineNodes } from 'workmesh';\n\nexport default defineNodes(${JSON.stringify(nodes, null, 2)});\n`);
   writeFileSync(
     servicesConfig,
     `import { defineServices } from 'workmesh';\n\nexport default defineServices(${JSON.stringify(services, null, 2)});\n`,
@@ -220,7 +217,11 @@ export async function setRecordFlags(
     set[defaultFlagColumn(target.protocol, flag)] =
       typeof value === 'boolean' ? toDbBoolean(database.dialect, value) : value instanceof Date ? toDbTime(database.dialect, value) : value;
   }
-  await database.db.updateTable(target.table).set(set).where(target.idColumn ?? 'id', 'in', ids).execute();
+  await database.db
+    .updateTable(target.table)
+    .set(set)
+    .where(target.idColumn ?? 'id', 'in', ids)
+    .execute();
 }
 
 export const REPO_ROOT = packageRoot();

@@ -109,26 +109,27 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<T
     // Another process may take the free port between our look and sshd's bind: try again.
     const port = await freePort();
     const config = join(base, 'sshd_config');
-    const writeConfig = (): void => writeFileSync(
-      config,
-      [
-        'ListenAddress 127.0.0.1',
-        `Port ${port}`,
-        `HostKey ${hostKey}`,
-        `AuthorizedKeysFile ${authorizedKeys}`,
-        `PidFile ${join(base, 'sshd.pid')}`,
-        'StrictModes no',
-        'UsePAM no',
-        'PermitRootLogin yes',
-        `PasswordAuthentication ${options.password ? 'yes' : 'no'}`,
-        'KbdInteractiveAuthentication no',
-        'PubkeyAuthentication yes',
-        'MaxStartups 100',
-        'MaxSessions 50',
-        'LogLevel VERBOSE',
-        '',
-      ].join('\n'),
-    );
+    const writeConfig = (): void =>
+      writeFileSync(
+        config,
+        [
+          'ListenAddress 127.0.0.1',
+          `Port ${port}`,
+          `HostKey ${hostKey}`,
+          `AuthorizedKeysFile ${authorizedKeys}`,
+          `PidFile ${join(base, 'sshd.pid')}`,
+          'StrictModes no',
+          'UsePAM no',
+          'PermitRootLogin yes',
+          `PasswordAuthentication ${options.password ? 'yes' : 'no'}`,
+          'KbdInteractiveAuthentication no',
+          'PubkeyAuthentication yes',
+          'MaxStartups 100',
+          'MaxSessions 50',
+          'LogLevel VERBOSE',
+          '',
+        ].join('\n'),
+      );
     writeConfig();
     const child = spawn(SSHD_PATH, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';

@@ -19,7 +19,9 @@ export const TEST_SERVER_URLS: Record<Exclude<DialectName, 'sqlite'>, string | u
 if (process.env.WORKMESH_REQUIRE_SERVER_SUITES) {
   const missing = Object.entries(TEST_SERVER_URLS).filter(([, url]) => url === undefined);
   if (missing.length > 0) {
-    throw new Error(`WORKMESH_REQUIRE_SERVER_SUITES is set but ${missing.map(([d]) => `WORKMESH_TEST_${d.toUpperCase()}_URL`).join(' and ')} is not`);
+    throw new Error(
+      `WORKMESH_REQUIRE_SERVER_SUITES is set but ${missing.map(([d]) => `WORKMESH_TEST_${d.toUpperCase()}_URL`).join(' and ')} is not`,
+    );
   }
 }
 

@@ -139,9 +139,12 @@ describe('demo node process', () => {
       const answer = await after.get(STATUS);
       return answer.ok && answer.body.lastProcessedId === 10;
     }, 'all ten records after the restart');
-    expect(await pull(after, records.map((record) => record.id))).toEqual(
-      records.map((record) => ({ id: record.id, hash: hashOf(record) })),
-    );
+    expect(
+      await pull(
+        after,
+        records.map((record) => record.id),
+      ),
+    ).toEqual(records.map((record) => ({ id: record.id, hash: hashOf(record) })));
   });
 
   it('exits with code 0 on SIGTERM', async () => {

@@ -41,7 +41,10 @@ function tempDataFile(): string {
   return join(dir, 'node.db');
 }
 
-async function start(options: Partial<MicroNodeOptions> & Pick<MicroNodeOptions, 'protocols'>, dataFile = tempDataFile()): Promise<Running> {
+async function start(
+  options: Partial<MicroNodeOptions> & Pick<MicroNodeOptions, 'protocols'>,
+  dataFile = tempDataFile(),
+): Promise<Running> {
   const node = createMicroNode({ apiKey: API_KEY, dataFile, ...options });
   cleanups.push(() => node.close());
   const { url } = await node.listen(0);
@@ -157,8 +160,19 @@ describe('createMicroNode', () => {
     const { process, seen } = recordingProcess();
     const { client } = await start({ protocols: { deliveries: { process } } });
 
-    expect(await push(client, [{ id: 1, v: 'first' }, { id: 2, v: 'first' }])).toMatchObject({ ok: true, body: { stored: 2 } });
-    expect(await push(client, [{ id: 2, v: 'second' }, { id: '1', v: 'second' }, { id: 3, v: 'first' }])).toMatchObject({
+    expect(
+      await push(client, [
+        { id: 1, v: 'first' },
+        { id: 2, v: 'first' },
+      ]),
+    ).toMatchObject({ ok: true, body: { stored: 2 } });
+    expect(
+      await push(client, [
+        { id: 2, v: 'second' },
+        { id: '1', v: 'second' },
+        { id: 3, v: 'first' },
+      ]),
+    ).toMatchObject({
       ok: true,
       body: { stored: 1 },
     });
@@ -175,7 +189,13 @@ describe('createMicroNode', () => {
     const { process, seen } = recordingProcess();
     const { client } = await start({ protocols: { deliveries: { process } } });
 
-    const records = [{ id: 1, v: 'a' }, { id: 's', v: 'a' }, { id: 1, v: 'b' }, { id: '1', v: 'c' }, { id: 's', v: 'd' }];
+    const records = [
+      { id: 1, v: 'a' },
+      { id: 's', v: 'a' },
+      { id: 1, v: 'b' },
+      { id: '1', v: 'c' },
+      { id: 's', v: 'd' },
+    ];
     expect(await push(client, records)).toEqual({ ok: true, body: { status: 'success', stored: 2 } });
     await waitFor(async () => (await lastProcessedId(client)) === 's', 'record s');
 
@@ -200,7 +220,11 @@ describe('createMicroNode', () => {
     const { process } = recordingProcess();
     const { client } = await start({ protocols: { deliveries: { process } } });
 
-    await push(client, [{ id: 1, subject: 'ok' }, { id: 2, subject: 'please FAIL' }, { id: 3, subject: 'ok' }]);
+    await push(client, [
+      { id: 1, subject: 'ok' },
+      { id: 2, subject: 'please FAIL' },
+      { id: 3, subject: 'ok' },
+    ]);
     await waitFor(async () => (await lastProcessedId(client)) === 3, 'all records');
 
     expect(await pull(client, [1, 2, 3])).toEqual([
@@ -224,7 +248,10 @@ describe('createMicroNode', () => {
       },
     });
 
-    await push(client, [1, 2, 3, 4, 5].map((id) => ({ id })));
+    await push(
+      client,
+      [1, 2, 3, 4, 5].map((id) => ({ id })),
+    );
     await waitFor(async () => (await lastProcessedId(client)) === 5, 'all records');
 
     expect(chunks).toEqual([[1, 2], [3, 4], [5]]);
@@ -252,7 +279,10 @@ describe('createMicroNode', () => {
       },
     });
 
-    await push(client, [1, 2, 3, 4].map((id) => ({ id })));
+    await push(
+      client,
+      [1, 2, 3, 4].map((id) => ({ id })),
+    );
     await waitFor(async () => (await lastProcessedId(client)) === 4, 'all records');
 
     expect(await pull(client, [1, 2, 3, 4])).toEqual([
@@ -432,8 +462,23 @@ describe('createMicroNode', () => {
     const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', keyFile, '-out', certFile,
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
       { stdio: 'ignore' },
     );
     const node = createMicroNode({

@@ -183,8 +183,23 @@ describe('the kit facing slow clients', () => {
     const keyFile = join(dir, 'key.pem');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', keyFile, '-out', caFile,
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-keyout',
+        keyFile,
+        '-out',
+        caFile,
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
       { stdio: 'ignore' },
     );
     const { port, client } = await start({
@@ -227,7 +242,12 @@ describe('the kit facing slow clients', () => {
     const { port } = await node.listen(0);
     const drips = Array.from({ length: 5 }, () => slowClient(port, `POST ${PUSH} HTTP/1.1\r\nHost: node\r\n`, 'X-Pad: aaaaaaaa\r\n', 50));
     const bodies = Array.from({ length: 5 }, () =>
-      slowClient(port, `POST ${PUSH} HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Length: 100000\r\n\r\n`, '[', 50),
+      slowClient(
+        port,
+        `POST ${PUSH} HTTP/1.1\r\nHost: node\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Length: 100000\r\n\r\n`,
+        '[',
+        50,
+      ),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
 

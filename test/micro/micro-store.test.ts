@@ -53,8 +53,26 @@ describe('MicroStore', () => {
   it('stores each record under recordKey(id), with the id and the record as JSON.stringify writes them', () => {
     // Number ids whose JSON text SQLite could write otherwise (exponents, -0, fractions), and strings that need escapes.
     const ids: MicroRecordId[] = [
-      1, -0, -5, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53 + 2, 1.5, 0.1, -2.5e-8, 1e21, 1.7976931348623157e308, 5e-324, 123.456,
-      'abc', '012', ' 7', '1e3', 'é"\\\n\t\u0001', '\u2028😀', 'x'.repeat(300),
+      1,
+      -0,
+      -5,
+      2 ** 53 - 1,
+      -(2 ** 53 - 1),
+      2 ** 53 + 2,
+      1.5,
+      0.1,
+      -2.5e-8,
+      1e21,
+      1.7976931348623157e308,
+      5e-324,
+      123.456,
+      'abc',
+      '012',
+      ' 7',
+      '1e3',
+      'é"\\\n\t\u0001',
+      '\u2028😀',
+      'x'.repeat(300),
     ];
     const records: MicroRecord[] = ids.map((id, index) => ({
       id,
@@ -83,14 +101,31 @@ describe('MicroStore', () => {
   it('counts only new records: a repeat in the batch or of an earlier batch keeps the first, and 12 and "12" are one id', () => {
     const { store, file } = open();
 
-    const first = [{ id: 1, v: 'a' }, { id: 'x', v: 'a' }, { id: 1, v: 'b' }, { id: 12, v: 'a' }, { id: '12', v: 'b' }];
+    const first = [
+      { id: 1, v: 'a' },
+      { id: 'x', v: 'a' },
+      { id: 1, v: 'b' },
+      { id: 12, v: 'a' },
+      { id: '12', v: 'b' },
+    ];
     expect(store.insert('deliveries', first)).toBe(3);
-    const second = [{ id: '1', v: 'c' }, { id: 'x', v: 'c' }, { id: 2, v: 'c' }, { id: 2, v: 'd' }, { id: 'X', v: 'c' }];
+    const second = [
+      { id: '1', v: 'c' },
+      { id: 'x', v: 'c' },
+      { id: 2, v: 'c' },
+      { id: 2, v: 'd' },
+      { id: 'X', v: 'c' },
+    ];
     expect(store.insert('deliveries', second)).toBe(2);
     expect(store.insert('deliveries', [{ id: 12, v: 'e' }])).toBe(0);
     expect(store.insert('deliveries', [])).toBe(0);
     // The same ids under another protocol are other records.
-    expect(store.insert('enrichments', [{ id: 1, v: 'f' }, { id: '12', v: 'f' }])).toBe(2);
+    expect(
+      store.insert('enrichments', [
+        { id: 1, v: 'f' },
+        { id: '12', v: 'f' },
+      ]),
+    ).toBe(2);
 
     expect(rawRows(file).map((row) => [row.protocol, row.record])).toEqual([
       ['deliveries', '{"id":1,"v":"a"}'],
@@ -149,16 +184,27 @@ describe('MicroStore', () => {
   it('answers each of many ids, asked out of order, with its own result', () => {
     const { store } = open();
     const ids = Array.from({ length: 1_200 }, (_, index) => (index % 3 === 0 ? `s${index}` : index));
-    store.insert('deliveries', ids.map((id) => ({ id })));
-    processAll(store, 'deliveries', ids.filter((_, index) => index % 7 === 0), 500);
+    store.insert(
+      'deliveries',
+      ids.map((id) => ({ id })),
+    );
+    processAll(
+      store,
+      'deliveries',
+      ids.filter((_, index) => index % 7 === 0),
+      500,
+    );
     // A fixed shuffle, with every id asked twice.
     const asked = [...ids, ...ids].map((id, index) => ({ id, order: (index * 7_919) % 2_400 })).sort((a, b) => a.order - b.order);
 
     const firstAsked = [...new Map(asked.map(({ id }) => [String(id), id])).values()];
     expect(firstAsked).toHaveLength(1_200);
-    expect(store.results('deliveries', asked.map(({ id }) => id))).toEqual(
-      firstAsked.map((id) => (ids.indexOf(id) % 7 === 0 ? { id, error: `bad ${String(id)}` } : { id, n: id })),
-    );
+    expect(
+      store.results(
+        'deliveries',
+        asked.map(({ id }) => id),
+      ),
+    ).toEqual(firstAsked.map((id) => (ids.indexOf(id) % 7 === 0 ? { id, error: `bad ${String(id)}` } : { id, n: id })));
   });
 
   it('answers a result without its own id field, and an empty result as the id alone', () => {
@@ -178,7 +224,12 @@ describe('MicroStore', () => {
     const file = tempFile();
     open(file).store.close();
     // The rows exactly as the earlier store wrote them, one INSERT per record.
-    const old = [{ id: 7, v: 'old' }, { id: 'k', v: 'old' }, { id: '\ud800x', v: 'old' }, { id: 0.5, v: 'old' }];
+    const old = [
+      { id: 7, v: 'old' },
+      { id: 'k', v: 'old' },
+      { id: '\ud800x', v: 'old' },
+      { id: 0.5, v: 'old' },
+    ];
     const db = new BetterSqlite3(file);
     const insert = db.prepare('INSERT INTO micro_received (protocol, record_key, record_id, record) VALUES (?, ?, ?, ?)');
     for (const record of old) insert.run('deliveries', recordKey(record.id), JSON.stringify(record.id), JSON.stringify(record));
@@ -233,8 +284,13 @@ describe('MicroStore data file', () => {
     old.insert('audits', [{ id: 'x' }]);
     old.insert('deliveries', [{ id: 5 }, { id: '9007199254740993' }]);
     const processed = (protocol: string, count: number): void => {
-      old.save(old.pending(protocol, count).map(({ seq, record }): StoredOutcome =>
-        record.id === 'two' ? { seq, error: 'bad two' } : { seq, resultJson: JSON.stringify({ n: record.id, id: 'not the id' }) }));
+      old.save(
+        old
+          .pending(protocol, count)
+          .map(({ seq, record }): StoredOutcome =>
+            record.id === 'two' ? { seq, error: 'bad two' } : { seq, resultJson: JSON.stringify({ n: record.id, id: 'not the id' }) },
+          ),
+      );
     };
     processed('deliveries', 3);
     processed('audits', 10);
@@ -250,7 +306,14 @@ describe('MicroStore data file', () => {
     const before = snapshot(old);
     const rowsBefore = version1Rows(file);
     old.close();
-    expect(before[0]).toMatchObject({ last: 3, results: [{ id: 1, n: 1 }, { id: 'two', error: 'bad two' }, { id: 3, n: 3 }] });
+    expect(before[0]).toMatchObject({
+      last: 3,
+      results: [
+        { id: 1, n: 1 },
+        { id: 'two', error: 'bad two' },
+        { id: 3, n: 3 },
+      ],
+    });
     expect(before[0]?.pending.map(({ record }) => record.id)).toEqual([2 ** 53 - 1, 5, '9007199254740993']);
 
     const { store } = open(file);
@@ -261,7 +324,11 @@ describe('MicroStore data file', () => {
     // An id already held is not new, processed or not; a new one comes after every record already held.
     expect(store.insert('deliveries', [{ id: '1' }, { id: 2 ** 53 - 1 }, { id: 7 }])).toBe(1);
     expect(processAll(store, 'deliveries')).toEqual([2 ** 53 - 1, 5, '9007199254740993', 7]);
-    expect(store.results('deliveries', [3, 7, 'two'])).toEqual([{ id: 3, n: 3 }, { id: 7, n: 7 }, { id: 'two', error: 'bad two' }]);
+    expect(store.results('deliveries', [3, 7, 'two'])).toEqual([
+      { id: 3, n: 3 },
+      { id: 7, n: 7 },
+      { id: 'two', error: 'bad two' },
+    ]);
     expect(store.lastProcessedId('deliveries')).toBe(7);
     expect(store.lastProcessedId('enrichments')).toBeNull();
     expect(processAll(store, 'enrichments')).toEqual([1, 2]);
@@ -282,9 +349,16 @@ describe('MicroStore data file', () => {
     const { store } = open(file);
 
     expect(store.lastProcessedId('deliveries')).toBe(1);
-    expect(store.results('deliveries', [1, 2, 3])).toEqual([{ id: 1, first: 1 }, { id: 3, first: 3 }]);
+    expect(store.results('deliveries', [1, 2, 3])).toEqual([
+      { id: 1, first: 1 },
+      { id: 3, first: 3 },
+    ]);
     expect(processAll(store, 'deliveries')).toEqual([2, 3]);
-    expect(store.results('deliveries', [1, 2, 3])).toEqual([{ id: 1, first: 1 }, { id: 2, n: 2 }, { id: 3, n: 3 }]);
+    expect(store.results('deliveries', [1, 2, 3])).toEqual([
+      { id: 1, first: 1 },
+      { id: 2, n: 2 },
+      { id: 3, n: 3 },
+    ]);
     expect(store.lastProcessedId('deliveries')).toBe(3);
   });
 
@@ -332,12 +406,18 @@ describe('MicroStore data file', () => {
     // Sizes on both sides of each number of rows the outcomes are written in at once.
     const sizes = [1, 9, 10, 11, 99, 100, 101, 123];
     const ids = Array.from({ length: sizes.reduce((sum, size) => sum + size, 0) }, (_, index) => index + 1);
-    store.insert('deliveries', ids.map((id) => ({ id })));
+    store.insert(
+      'deliveries',
+      ids.map((id) => ({ id })),
+    );
     for (const size of sizes) {
       const batch = store.pending('deliveries', size);
       expect(batch).toHaveLength(size);
-      store.save(batch.map(({ seq, record }): StoredOutcome =>
-        Number(record.id) % 4 === 0 ? { seq, error: `bad ${String(record.id)}` } : { seq, resultJson: JSON.stringify({ n: record.id }) }));
+      store.save(
+        batch.map(({ seq, record }): StoredOutcome =>
+          Number(record.id) % 4 === 0 ? { seq, error: `bad ${String(record.id)}` } : { seq, resultJson: JSON.stringify({ n: record.id }) },
+        ),
+      );
       expect(store.lastProcessedId('deliveries')).toBe(batch[size - 1]?.record.id);
     }
 
@@ -347,7 +427,10 @@ describe('MicroStore data file', () => {
 
   it('stores nothing of a save that fails partway: no outcome, and the records still pending', () => {
     const { store } = open();
-    store.insert('deliveries', Array.from({ length: 12 }, (_, index) => ({ id: index + 1 })));
+    store.insert(
+      'deliveries',
+      Array.from({ length: 12 }, (_, index) => ({ id: index + 1 })),
+    );
     const batch = store.pending('deliveries', 12);
     const outcomes = batch.map(({ seq }): StoredOutcome => ({ seq, resultJson: '{"ok":true}' }));
     // A value SQLite cannot bind, last, so the rows before it are written first.
@@ -356,7 +439,12 @@ describe('MicroStore data file', () => {
 
     expect(() => store.save(outcomes)).toThrow();
 
-    expect(store.results('deliveries', batch.map(({ record }) => record.id))).toEqual([]);
+    expect(
+      store.results(
+        'deliveries',
+        batch.map(({ record }) => record.id),
+      ),
+    ).toEqual([]);
     expect(store.lastProcessedId('deliveries')).toBeNull();
     expect(store.pending('deliveries', 20)).toEqual(batch);
   });
@@ -372,7 +460,10 @@ describe('MicroStore data file', () => {
 
     expect(store.lastProcessedId('deliveries')).toBe(3);
     expect(store.pending('deliveries', 10)).toEqual([]);
-    expect(store.results('deliveries', [1, 2])).toEqual([{ id: 1, error: 'again' }, { id: 2, n: 2 }]);
+    expect(store.results('deliveries', [1, 2])).toEqual([
+      { id: 1, error: 'again' },
+      { id: 2, n: 2 },
+    ]);
     // Saving one protocol's records moves nothing of another's.
     expect(store.lastProcessedId('enrichments')).toBeNull();
     expect(store.pending('enrichments', 10).map(({ record }) => record.id)).toEqual([1]);

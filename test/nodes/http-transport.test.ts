@@ -180,7 +180,12 @@ describe('createHttpTransport', () => {
 
     expect((await transport.post('/p', {})).ok).toBe(true);
     status = 302;
-    expect(await transport.post('/p', {})).toEqual({ ok: false, error: 'HTTP 302: {"status":"success"}', failure: 'node', where: 'POST /p' });
+    expect(await transport.post('/p', {})).toEqual({
+      ok: false,
+      error: 'HTTP 302: {"status":"success"}',
+      failure: 'node',
+      where: 'POST /p',
+    });
   });
 
   it('reports a refused connection with the network error message', async () => {
@@ -267,7 +272,7 @@ describe('createHttpTransport', () => {
   });
 
   describe('failure classes (node contract v1.1)', () => {
-    it('classes 400, 409, 413 and 422 with a JSON body as the records\' failure', async () => {
+    it("classes 400, 409, 413 and 422 with a JSON body as the records' failure", async () => {
       let status = 400;
       const server = await serve((_req, res) => json(res, status, { status: 'error', message: 'bad record' }));
       const transport = open(nodeConfig(server.url));
@@ -283,7 +288,7 @@ describe('createHttpTransport', () => {
       }
     });
 
-    it('classes the same statuses without a JSON body as the node\'s failure', async () => {
+    it("classes the same statuses without a JSON body as the node's failure", async () => {
       let status = 400;
       const server = await serve((_req, res) => {
         res.writeHead(status, { 'content-type': 'text/html' });
@@ -301,7 +306,7 @@ describe('createHttpTransport', () => {
       }
     });
 
-    it('classes 401, 403, 404, 408, 429 and 5xx as the node\'s failure, even with a JSON body', async () => {
+    it("classes 401, 403, 404, 408, 429 and 5xx as the node's failure, even with a JSON body", async () => {
       let status = 401;
       const server = await serve((_req, res) => json(res, status, { status: 'error' }));
       const transport = open(nodeConfig(server.url));
@@ -316,7 +321,7 @@ describe('createHttpTransport', () => {
       }
     });
 
-    it('classes a 2xx answer that is not a JSON success as the node\'s failure', async () => {
+    it("classes a 2xx answer that is not a JSON success as the node's failure", async () => {
       let body = 'not json';
       const server = await serve((_req, res) => {
         res.writeHead(200);
@@ -330,14 +335,14 @@ describe('createHttpTransport', () => {
       }
     });
 
-    it('classes a host name that does not resolve as the node\'s failure', async () => {
+    it("classes a host name that does not resolve as the node's failure", async () => {
       // .invalid never resolves (RFC 2606).
       const transport = open(nodeConfig('http://no-such-node.invalid:3001', { timeoutMs: 10_000 }));
 
       expect(await transport.get('/s')).toMatchObject({ ok: false, failure: 'node', where: 'GET /s' });
     });
 
-    it('classes a connection reset as the node\'s failure', async () => {
+    it("classes a connection reset as the node's failure", async () => {
       const server = await serve((req) => req.socket.destroy());
       const transport = open(nodeConfig(server.url));
 
@@ -370,7 +375,7 @@ describe('createHttpTransport', () => {
       more();
     };
 
-    it('fails a status answer over 4 MB as the node\'s, whether or not it declares its length', async () => {
+    it("fails a status answer over 4 MB as the node's, whether or not it declares its length", async () => {
       let declared = false;
       const server = await serve((_req, res) => bigAnswer(res, 5 * MB, declared));
       const transport = open(nodeConfig(server.url));
@@ -420,7 +425,7 @@ describe('createHttpTransport', () => {
       });
     });
 
-    it('takes the node\'s maxAnswerBytes for every answer, and keeps working after an answer over it', async () => {
+    it("takes the node's maxAnswerBytes for every answer, and keeps working after an answer over it", async () => {
       let size = 2_000;
       const server = await serve((_req, res) => bigAnswer(res, size));
       const transport = open(nodeConfig(server.url, { maxAnswerBytes: 1_000 }));
@@ -428,7 +433,7 @@ describe('createHttpTransport', () => {
       expect(await transport.post('/pull', { ids: [1] })).toMatchObject({
         ok: false,
         failure: 'node',
-        error: 'HTTP 200: the pull answer is larger than 1000 bytes (the node\'s maxAnswerBytes); not read',
+        error: "HTTP 200: the pull answer is larger than 1000 bytes (the node's maxAnswerBytes); not read",
       });
       size = 1_000;
       expect(await transport.get('/s')).toMatchObject({ ok: true });
@@ -534,9 +539,21 @@ describe('createHttpTransport', () => {
       execFileSync(
         'openssl',
         [
-          'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-          '-keyout', keyFile, '-out', caFile,
-          '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-days',
+          '1',
+          '-keyout',
+          keyFile,
+          '-out',
+          caFile,
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
         ],
         { stdio: 'ignore' },
       );

@@ -221,107 +221,112 @@ describe('SshClient without a server', () => {
   });
 });
 
-describe.skipIf(!RUN_SSH_SUITES)('host keys checked against known_hosts when none is pinned (trust on first use), against a real sshd', () => {
-  let sshd: TestSshd;
-  let dir: string;
+describe.skipIf(!RUN_SSH_SUITES)(
+  'host keys checked against known_hosts when none is pinned (trust on first use), against a real sshd',
+  () => {
+    let sshd: TestSshd;
+    let dir: string;
 
-  beforeAll(async () => {
-    sshd = await startSshd();
-    dir = mkdtempSync(join(tmpdir(), 'workmesh-known-hosts-'));
-  });
-  afterAll(async () => {
-    await sshd?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+    beforeAll(async () => {
+      sshd = await startSshd();
+      dir = mkdtempSync(join(tmpdir(), 'workmesh-known-hosts-'));
+    });
+    afterAll(async () => {
+      await sshd?.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
 
-  const name = (): string => `[127.0.0.1]:${sshd.port}`;
+    const name = (): string => `[127.0.0.1]:${sshd.port}`;
 
-  it('records the key on first use in OpenSSH form, accepts it after, and refuses a changed key before any command', async () => {
-    // A folder that does not exist yet, as ~/.ssh on a fresh account.
-    const file = join(dir, 'fresh', '.ssh', 'known_hosts');
-    const node = sshNode(sshd, { name: 'tofu', ssh: { knownHosts: file } });
+    it('records the key on first use in OpenSSH form, accepts it after, and refuses a changed key before any command', async () => {
+      // A folder that does not exist yet, as ~/.ssh on a fresh account.
+      const file = join(dir, 'fresh', '.ssh', 'known_hosts');
+      const node = sshNode(sshd, { name: 'tofu', ssh: { knownHosts: file } });
 
-    const first = await SshClient.connect({ node });
-    await first.close();
-    expect(first.hostKeyCheck).toBe('recorded');
-    const lines = readFileSync(file, 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 AAAA[A-Za-z0-9+/=]+$`));
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(statSync(dirname(file)).mode & 0o777).toBe(0o700);
-    // OpenSSH reads the entry as its own.
-    const found = await run('ssh-keygen', ['-F', name(), '-f', file]);
-    expect(found.stdout).toContain(lines[0]!);
-    expect((await run('ssh-keygen', ['-l', '-f', file])).stdout).toContain(sshd.hostKeyFingerprint);
+      const first = await SshClient.connect({ node });
+      await first.close();
+      expect(first.hostKeyCheck).toBe('recorded');
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 AAAA[A-Za-z0-9+/=]+$`));
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(statSync(dirname(file)).mode & 0o777).toBe(0o700);
+      // OpenSSH reads the entry as its own.
+      const found = await run('ssh-keygen', ['-F', name(), '-f', file]);
+      expect(found.stdout).toContain(lines[0]!);
+      expect((await run('ssh-keygen', ['-l', '-f', file])).stdout).toContain(sshd.hostKeyFingerprint);
 
-    const second = await SshClient.connect({ node });
-    expect(second.hostKeyCheck).toBe('known');
-    expect((await second.exec('echo same')).stdout).toBe('same\n');
-    await second.close();
-    expect(readFileSync(file, 'utf8').trim().split('\n')).toEqual(lines);
+      const second = await SshClient.connect({ node });
+      expect(second.hostKeyCheck).toBe('known');
+      expect((await second.exec('echo same')).stdout).toBe('same\n');
+      await second.close();
+      expect(readFileSync(file, 'utf8').trim().split('\n')).toEqual(lines);
 
-    const oldFingerprint = sshd.hostKeyFingerprint;
-    await sshd.rotateHostKey();
-    expect(sshd.hostKeyFingerprint).not.toBe(oldFingerprint);
-    const marker = join(sshd.dir, `never-${randomBytes(4).toString('hex')}`);
-    const summary = await deployNode({ ...node, deploy: [`touch ${marker}`] });
-    expect(summary.ok).toBe(false);
-    expect(summary.ran).toEqual([]);
-    expect(existsSync(marker)).toBe(false);
-    const error = await connectError(node);
-    expect(error.reason).toBe('host-key-changed');
-    expect(error.message).toContain(`tofu: host key for ${name()} has changed`);
-    expect(error.message).toContain(oldFingerprint);
-    expect(error.message).toContain(`the server offers ${sshd.hostKeyFingerprint}`);
-    const accept = `ssh-keygen -R '${name()}' -f '${file}'`;
-    expect(error.message).toContain(accept);
-    // Nothing was written over the old key.
-    expect(readFileSync(file, 'utf8').trim().split('\n')).toEqual(lines);
+      const oldFingerprint = sshd.hostKeyFingerprint;
+      await sshd.rotateHostKey();
+      expect(sshd.hostKeyFingerprint).not.toBe(oldFingerprint);
+      const marker = join(sshd.dir, `never-${randomBytes(4).toString('hex')}`);
+      const summary = await deployNode({ ...node, deploy: [`touch ${marker}`] });
+      expect(summary.ok).toBe(false);
+      expect(summary.ran).toEqual([]);
+      expect(existsSync(marker)).toBe(false);
+      const error = await connectError(node);
+      expect(error.reason).toBe('host-key-changed');
+      expect(error.message).toContain(`tofu: host key for ${name()} has changed`);
+      expect(error.message).toContain(oldFingerprint);
+      expect(error.message).toContain(`the server offers ${sshd.hostKeyFingerprint}`);
+      const accept = `ssh-keygen -R '${name()}' -f '${file}'`;
+      expect(error.message).toContain(accept);
+      // Nothing was written over the old key.
+      expect(readFileSync(file, 'utf8').trim().split('\n')).toEqual(lines);
 
-    // The command the message names does accept the new key: it is recorded on the next connection.
-    await run('sh', ['-c', accept]);
-    const renewed = await SshClient.connect({ node });
-    expect(renewed.hostKeyCheck).toBe('recorded');
-    expect(renewed.hostKey).toBe(sshd.hostKeyFingerprint);
-    await renewed.close();
-  });
+      // The command the message names does accept the new key: it is recorded on the next connection.
+      await run('sh', ['-c', accept]);
+      const renewed = await SshClient.connect({ node });
+      expect(renewed.hostKeyCheck).toBe('recorded');
+      expect(renewed.hostKey).toBe(sshd.hostKeyFingerprint);
+      await renewed.close();
+    });
 
-  it('accepts a known_hosts file written by OpenSSH, hashed names included', async () => {
-    const file = join(dir, 'scanned_known_hosts');
-    const scanned = await run('ssh-keyscan', ['-H', '-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1']);
-    expect(scanned.stdout).toMatch(/^\|1\|/m);
-    writeFileSync(file, `# written by ssh-keyscan -H\n${scanned.stdout}`);
-    const client = await SshClient.connect({ node: sshNode(sshd, { ssh: { knownHosts: file } }) });
-    await client.close();
-    expect(client.hostKeyCheck).toBe('known');
-    expect(readFileSync(file, 'utf8')).toBe(`# written by ssh-keyscan -H\n${scanned.stdout}`);
-  });
+    it('accepts a known_hosts file written by OpenSSH, hashed names included', async () => {
+      const file = join(dir, 'scanned_known_hosts');
+      const scanned = await run('ssh-keyscan', ['-H', '-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1']);
+      expect(scanned.stdout).toMatch(/^\|1\|/m);
+      writeFileSync(file, `# written by ssh-keyscan -H\n${scanned.stdout}`);
+      const client = await SshClient.connect({ node: sshNode(sshd, { ssh: { knownHosts: file } }) });
+      await client.close();
+      expect(client.hostKeyCheck).toBe('known');
+      expect(readFileSync(file, 'utf8')).toBe(`# written by ssh-keyscan -H\n${scanned.stdout}`);
+    });
 
-  it('refuses a host known under another key, even with another key type, naming both', async () => {
-    const file = join(dir, 'other_known_hosts');
-    const stranger = readFileSync(`${sshd.strangerKeyPath}.pub`, 'utf8').split(' ');
-    writeFileSync(file, `127.0.0.2,${name()} ${stranger[0]} ${stranger[1]}\n`);
-    const error = await connectError(sshNode(sshd, { name: 'mitm', ssh: { knownHosts: file } }));
-    expect(error.reason).toBe('host-key-changed');
-    const strangerFingerprint = (await run('ssh-keygen', ['-l', '-f', `${sshd.strangerKeyPath}.pub`])).stdout.split(/\s+/)[1]!;
-    expect(error.message).toContain(`${strangerFingerprint} (ssh-ed25519, line 1)`);
-    expect(error.message).toContain(sshd.hostKeyFingerprint);
-  });
+    it('refuses a host known under another key, even with another key type, naming both', async () => {
+      const file = join(dir, 'other_known_hosts');
+      const stranger = readFileSync(`${sshd.strangerKeyPath}.pub`, 'utf8').split(' ');
+      writeFileSync(file, `127.0.0.2,${name()} ${stranger[0]} ${stranger[1]}\n`);
+      const error = await connectError(sshNode(sshd, { name: 'mitm', ssh: { knownHosts: file } }));
+      expect(error.reason).toBe('host-key-changed');
+      const strangerFingerprint = (await run('ssh-keygen', ['-l', '-f', `${sshd.strangerKeyPath}.pub`])).stdout.split(/\s+/)[1]!;
+      expect(error.message).toContain(`${strangerFingerprint} (ssh-ed25519, line 1)`);
+      expect(error.message).toContain(sshd.hostKeyFingerprint);
+    });
 
-  it('with ssh.hostKey pinned, checks the pin and leaves known_hosts alone', async () => {
-    const file = join(dir, 'pinned', 'known_hosts');
-    const client = await SshClient.connect({ node: sshNode(sshd, { ssh: { knownHosts: file, hostKey: sshd.hostKeyFingerprint } }) });
-    await client.close();
-    expect(client.hostKeyCheck).toBe('pinned');
-    expect(existsSync(file)).toBe(false);
-  });
+    it('with ssh.hostKey pinned, checks the pin and leaves known_hosts alone', async () => {
+      const file = join(dir, 'pinned', 'known_hosts');
+      const client = await SshClient.connect({ node: sshNode(sshd, { ssh: { knownHosts: file, hostKey: sshd.hostKeyFingerprint } }) });
+      await client.close();
+      expect(client.hostKeyCheck).toBe('pinned');
+      expect(existsSync(file)).toBe(false);
+    });
 
-  it('refuses to connect unchecked when the key cannot be recorded', async () => {
-    const blocker = join(dir, 'a-file');
-    writeFileSync(blocker, '');
-    // known_hosts "inside" a regular file: it can be neither read nor created.
-    const error = await connectError(sshNode(sshd, { name: 'ro', ssh: { knownHosts: join(blocker, 'known_hosts') } }));
-    expect(error.reason).toBe('host-key-changed');
-    expect(error.message).toMatch(/^ro: cannot record the host key of \[127\.0\.0\.1\]:\d+ \(SHA256:\S+\) in .*: ENOTDIR; refusing to connect unchecked/);
-  });
-});
+    it('refuses to connect unchecked when the key cannot be recorded', async () => {
+      const blocker = join(dir, 'a-file');
+      writeFileSync(blocker, '');
+      // known_hosts "inside" a regular file: it can be neither read nor created.
+      const error = await connectError(sshNode(sshd, { name: 'ro', ssh: { knownHosts: join(blocker, 'known_hosts') } }));
+      expect(error.reason).toBe('host-key-changed');
+      expect(error.message).toMatch(
+        /^ro: cannot record the host key of \[127\.0\.0\.1\]:\d+ \(SHA256:\S+\) in .*: ENOTDIR; refusing to connect unchecked/,
+      );
+    });
+  },
+);

@@ -111,9 +111,14 @@ describe.skipIf(!RUN_SSH_SUITES)('mesh deploy and mesh exec, built, against a re
   it('refuses a host key mismatch before running anything; exit 1', async () => {
     const never = marker('cli-pinned');
     const wrong = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
-    const run = await mesh([sshNode(sshd, { name: 'pinned', deploy: [`touch ${never}`], ssh: { hostKey: wrong } })], ['deploy', '--node', 'pinned']);
+    const run = await mesh(
+      [sshNode(sshd, { name: 'pinned', deploy: [`touch ${never}`], ssh: { hostKey: wrong } })],
+      ['deploy', '--node', 'pinned'],
+    );
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain(`[pinned] failed: host key mismatch for 127.0.0.1:${sshd.port}: expected ${wrong}, got ${sshd.hostKeyFingerprint}`);
+    expect(run.stderr).toContain(
+      `[pinned] failed: host key mismatch for 127.0.0.1:${sshd.port}: expected ${wrong}, got ${sshd.hostKeyFingerprint}`,
+    );
     expect(existsSync(never)).toBe(false);
   });
 
@@ -121,9 +126,7 @@ describe.skipIf(!RUN_SSH_SUITES)('mesh deploy and mesh exec, built, against a re
     const run = await mesh([sshNode(sshd, { name: 'j1', deploy: ['echo quiet', 'exit 2'] })], ['deploy', '--node', 'j1', '--json']);
     expect(run.status).toBe(1);
     const summaries = JSON.parse(run.stdout) as unknown;
-    expect(summaries).toMatchObject([
-      { node: 'j1', ok: false, planned: 2, failedCommand: { command: 'exit 2', exitCode: 2 } },
-    ]);
+    expect(summaries).toMatchObject([{ node: 'j1', ok: false, planned: 2, failedCommand: { command: 'exit 2', exitCode: 2 } }]);
   });
 
   it('exits 2 on bad usage: unknown node, a node without ssh or deploy, both --node and --all', async () => {

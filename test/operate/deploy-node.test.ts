@@ -53,9 +53,7 @@ describe.skipIf(!RUN_SSH_SUITES)('deployNode against a real sshd', () => {
     );
     expect(summary.ok).toBe(true);
     expect(summary.planned).toBe(5);
-    expect(readFileSync(log, 'utf8')).toBe(
-      'start node-b\nmicro.emails.timeline on node-b\nmicro.sms on node-b\nreports on node-b\nend\n',
-    );
+    expect(readFileSync(log, 'utf8')).toBe('start node-b\nmicro.emails.timeline on node-b\nmicro.sms on node-b\nreports on node-b\nend\n');
   });
 
   it('stops at the first failing command, with the command, its exit status and its output', async () => {
@@ -133,9 +131,7 @@ describe.skipIf(!RUN_SSH_SUITES)('deployNode against a real sshd', () => {
     let most = 0;
     const names = ['n1', 'n2', 'n3', 'n4', 'n5'];
     const summaries = await deployNodes(
-      names.map((name) =>
-        sshNode(sshd, { name, deploy: [name === 'n3' ? 'exit 1' : `sleep 0.3; echo {node} >> ${log}`] }),
-      ),
+      names.map((name) => sshNode(sshd, { name, deploy: [name === 'n3' ? 'exit 1' : `sleep 0.3; echo {node} >> ${log}`] })),
       {
         concurrency: 2,
         onEvent: (event) => {
@@ -161,7 +157,11 @@ describe.skipIf(!RUN_SSH_SUITES)('deployNode against a real sshd', () => {
     const injection = 'x;echo INJECTED-$(id -u)>pwned;#';
     const work = fresh('inject');
     const events: DeployEvent[] = [];
-    const node = sshNode(sshd, { name: `n;echo NODE-INJECTED-$(id -u)>pwned-node;#`, services: [injection], deploy: [`mkdir ${work} && cd ${work} && echo deploying {node} {service}`] });
+    const node = sshNode(sshd, {
+      name: `n;echo NODE-INJECTED-$(id -u)>pwned-node;#`,
+      services: [injection],
+      deploy: [`mkdir ${work} && cd ${work} && echo deploying {node} {service}`],
+    });
     const summary = await deployNode(node, { onEvent: (event) => events.push(event) });
     expect(summary.ok).toBe(true);
     const lines = events.flatMap((e) => (e.type === 'line' ? [e.line] : []));

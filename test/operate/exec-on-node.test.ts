@@ -19,8 +19,18 @@ describe.skipIf(!RUN_SSH_SUITES)('execOnNode against a real sshd', () => {
       onOutput: (stream, text) => chunks.push([stream, text]),
     });
     expect(result).toEqual({ node: 'x', exitCode: 5, signal: null, stdout: 'a\nb', stderr: 'oops' });
-    expect(chunks.filter(([s]) => s === 'stdout').map(([, t]) => t).join('')).toBe('a\nb');
-    expect(chunks.filter(([s]) => s === 'stderr').map(([, t]) => t).join('')).toBe('oops');
+    expect(
+      chunks
+        .filter(([s]) => s === 'stdout')
+        .map(([, t]) => t)
+        .join(''),
+    ).toBe('a\nb');
+    expect(
+      chunks
+        .filter(([s]) => s === 'stderr')
+        .map(([, t]) => t)
+        .join(''),
+    ).toBe('oops');
   });
 
   it('throws an SshError naming the node when it cannot connect', async () => {

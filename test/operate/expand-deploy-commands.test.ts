@@ -9,9 +9,10 @@ describe('expandDeployCommands', () => {
   const services = { 'micro.emails.timeline': {}, 'micro.sms': {}, reports: {} };
 
   it('fills in {node} everywhere and keeps the order', () => {
-    expect(
-      expandDeployCommands({ name: 'node1', services, deploy: ['echo {node} > /tmp/{node}.txt', 'uptime'] }),
-    ).toEqual(["echo 'node1' > /tmp/'node1'.txt", 'uptime']);
+    expect(expandDeployCommands({ name: 'node1', services, deploy: ['echo {node} > /tmp/{node}.txt', 'uptime'] })).toEqual([
+      "echo 'node1' > /tmp/'node1'.txt",
+      'uptime',
+    ]);
   });
 
   it('runs a command naming {service} once per service, in config order, in its place', () => {
@@ -19,16 +20,21 @@ describe('expandDeployCommands', () => {
       expandDeployCommands({
         name: 'n2',
         services,
-        deploy: ['git -C ~/code fetch', 'cd ~/code/{service} && make {service}', 'systemctl restart "{service}.service" # on {node}', 'echo done'],
+        deploy: [
+          'git -C ~/code fetch',
+          'cd ~/code/{service} && make {service}',
+          'systemctl restart "{service}.service" # on {node}',
+          'echo done',
+        ],
       }),
     ).toEqual([
       'git -C ~/code fetch',
       "cd ~/code/'micro.emails.timeline' && make 'micro.emails.timeline'",
       "cd ~/code/'micro.sms' && make 'micro.sms'",
       "cd ~/code/'reports' && make 'reports'",
-      "systemctl restart \"micro.emails.timeline.service\" # on 'n2'",
-      "systemctl restart \"micro.sms.service\" # on 'n2'",
-      "systemctl restart \"reports.service\" # on 'n2'",
+      'systemctl restart "micro.emails.timeline.service" # on \'n2\'',
+      'systemctl restart "micro.sms.service" # on \'n2\'',
+      'systemctl restart "reports.service" # on \'n2\'',
       'echo done',
     ]);
   });
@@ -43,7 +49,7 @@ describe('expandDeployCommands', () => {
     expect(fillPlaceholders('"a {node} b"', { node: name })).toBe('"a x;echo INJECTED-\\$(id -u)>pwned;#\'\\"\\\\\\` b"');
     expect(fillPlaceholders("'a {node} b'", { node: name })).toBe(`'a x;echo INJECTED-$(id -u)>pwned;#'\\''"\\\` b'`);
     // An escaped quote does not open a quoted part; a placeholder for a value not given stays as written.
-    expect(fillPlaceholders('echo \\\' {node} {service}', { node: 'n' })).toBe("echo \\' 'n' {service}");
+    expect(fillPlaceholders("echo \\' {node} {service}", { node: 'n' })).toBe("echo \\' 'n' {service}");
   });
 
   it('gives nothing when the node has no deploy commands', () => {
@@ -55,7 +61,7 @@ describe('expandDeployCommands', () => {
     const templates = [
       ["printf '%s\\n' {node}", (n: string) => n],
       ["printf '%s\\n' pre{node}post", (n: string) => `pre${n}post`],
-      ["printf '%s\\n' \"in {node} dq\"", (n: string) => `in ${n} dq`],
+      ['printf \'%s\\n\' "in {node} dq"', (n: string) => `in ${n} dq`],
       ["printf '%s\\n' 'in {node} sq'", (n: string) => `in ${n} sq`],
       ["printf '%s\\n' \\\"{node}", (n: string) => `"${n}`],
     ] as const;

@@ -39,9 +39,16 @@ describe.skipIf(!RUN_SSH_SUITES)('mesh --nodes --ssh against a real sshd and a r
     dir = mkdtempSync(join(tmpdir(), 'workmesh-nodes-ssh-'));
     const reachable = sshNode(sshd, { name: 'up', services: [SERVICE] });
     const closedPort = await freePort();
-    const unreachable: NodeConfig = sshNode(sshd, { name: 'down', services: [SERVICE], ssh: { port: closedPort, connectTimeoutMs: 2_000 } });
+    const unreachable: NodeConfig = sshNode(sshd, {
+      name: 'down',
+      services: [SERVICE],
+      ssh: { port: closedPort, connectTimeoutMs: 2_000 },
+    });
     const noSsh: NodeConfig = { name: 'plain', url: 'http://127.0.0.1:1', apiKey: 'secret-api-key-123', services: { [SERVICE]: {} } };
-    writeFileSync(join(dir, 'nodes.config.ts'), `import { defineNodes } from 'workmesh';\nexport default defineNodes(${JSON.stringify([reachable, unreachable, noSsh])});\n`);
+    writeFileSync(
+      join(dir, 'nodes.config.ts'),
+      `import { defineNodes } from 'workmesh';\nexport default defineNodes(${JSON.stringify([reachable, unreachable, noSsh])});\n`,
+    );
     writeFileSync(join(dir, 'services.config.ts'), SERVICES_CONFIG);
     const url = `sqlite:${join(dir, 'saas.db')}`;
     const database = await openDatabase(url);

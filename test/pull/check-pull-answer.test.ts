@@ -19,7 +19,9 @@ describe('pull answer checks', () => {
       ['x'.repeat(101), 'a string of 101 characters (at most 100)'],
     ] as const) {
       expect(() => checkLastProcessedId('n1', value)).toThrow(PullAnswerError);
-      expect(() => checkLastProcessedId('n1', value)).toThrow(`node n1: status answer field "lastProcessedId" must be null, a number or a string; got ${got}`);
+      expect(() => checkLastProcessedId('n1', value)).toThrow(
+        `node n1: status answer field "lastProcessedId" must be null, a number or a string; got ${got}`,
+      );
     }
   });
 
@@ -51,7 +53,11 @@ describe('pull answer checks', () => {
   });
 
   it('validates pull.sweepAfterMs', () => {
-    const objects = meshConfigObjects({ protocol: 'deliveries', nodes: [{ name: 'n1', url: 'http://127.0.0.1:1', apiKey: 'k' }], batchSize: 10 });
+    const objects = meshConfigObjects({
+      protocol: 'deliveries',
+      nodes: [{ name: 'n1', url: 'http://127.0.0.1:1', apiKey: 'k' }],
+      batchSize: 10,
+    });
     const pull = objects.services[0]!.protocols[0]!.pull!;
     objects.services[0]!.protocols[0]!.pull = { ...pull, sweepAfterMs: -1 };
     const refused = validateConfig(objects.nodes, objects.services);

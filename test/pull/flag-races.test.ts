@@ -132,8 +132,16 @@ for (const dialect of DIALECTS) {
       expect(t.proxies[1]!.pushedIds()).toEqual([...Array(10).keys()].map((i) => i + 1));
 
       // Retry only revives records still dead: one that a push delivered meanwhile stays delivered.
-      await t.database.db.updateTable('delivery').set({ [`${t.protocol}_push_success`]: dialect.name === 'sqlite' ? 0 : false }).where('id', '<=', 5).execute();
-      await t.database.db.updateTable('delivery').set({ [`${t.protocol}_push_success`]: dialect.name === 'sqlite' ? 1 : true }).where('id', '<=', 2).execute();
+      await t.database.db
+        .updateTable('delivery')
+        .set({ [`${t.protocol}_push_success`]: dialect.name === 'sqlite' ? 0 : false })
+        .where('id', '<=', 5)
+        .execute();
+      await t.database.db
+        .updateTable('delivery')
+        .set({ [`${t.protocol}_push_success`]: dialect.name === 'sqlite' ? 1 : true })
+        .where('id', '<=', 2)
+        .execute();
       const retried = await retryDeadRecords(t.database, config, {});
       expect(retried.reduce((n, r) => n + r.revived, 0)).toBe(3);
       flags = await readFlags(t.database, t.protocol, { pull: false });
@@ -152,7 +160,11 @@ for (const dialect of DIALECTS) {
       await insertRecords(t.database, ids);
       await migrateAndAssign(t.database, config);
       expect(JSON.parse((await mesh(['push', '--json', ...args])).stdout)).toMatchObject({ pushed: 60 });
-      await waitProcessed(t, 0, ids.map((r) => r.id));
+      await waitProcessed(
+        t,
+        0,
+        ids.map((r) => r.id),
+      );
       const { service } = serviceOf(config);
 
       const gate = holdAnswers(t.proxies[0]!, 'pull');
@@ -167,13 +179,18 @@ for (const dialect of DIALECTS) {
       expect(summary1.skipped).toBeGreaterThanOrEqual(20);
 
       expect(JSON.parse((await mesh(['push', '--json', ...args])).stdout)).toMatchObject({ pushed: 60 });
-      await waitProcessed(t, 1, ids.map((r) => r.id));
+      await waitProcessed(
+        t,
+        1,
+        ids.map((r) => r.id),
+      );
       const run2 = await mesh(['pull', '--json', ...args]);
       expect(JSON.parse(run2.stdout)).toMatchObject({ pulled: 60, failed: 0 });
       const askedNode2 = new Set(t.proxies[1]!.of('pull').flatMap((r) => r.ids.map(Number)));
       expect(ids.filter((r) => !askedNode2.has(r.id))).toEqual([]);
       const flags = await readFlags(t.database, t.protocol);
-      for (const flag of flags.values()) expect(flag).toMatchObject({ pushSuccess: true, pullSuccess: true, resultHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      for (const flag of flags.values())
+        expect(flag).toMatchObject({ pushSuccess: true, pullSuccess: true, resultHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     });
 
     it('13.2: with pull.fn, the function sees only the records still delivered to the node answering', async () => {
@@ -251,7 +268,11 @@ for (const dialect of DIALECTS) {
       const { pushRecords } = await import('../../src/push/push-records.js');
       const { pullRecords } = await import('../../src/pull/pull-records.js');
       expect(await pushRecords(t.database, config)).toMatchObject({ pushed: 20 });
-      await waitProcessed(t, 0, [...Array(20).keys()].map((i) => i + 1));
+      await waitProcessed(
+        t,
+        0,
+        [...Array(20).keys()].map((i) => i + 1),
+      );
       // A node whose status is stuck at its first record (a hint, never proof).
       t.proxies[0]!.rewriteStatus = (body) => ({ ...body, lastProcessedId: 1 });
       const withSweep = (ms: number) =>
@@ -276,7 +297,8 @@ for (const dialect of DIALECTS) {
       await insertRecords(t.database, [...recordsOf(1, 1, 20), ...recordsOf(2, 21, 20)]);
       await migrateAndAssign(t.database, config);
       // node1 takes two batches, then fails: records 11..20 stay pending. node2 takes all its records.
-      t.proxies[0]!.fault = (r) => (t.proxies[0]!.of('push').length > 2 && r.endpoint === 'push' ? { kind: 'answer', status: 503, body: 'down' } : undefined);
+      t.proxies[0]!.fault = (r) =>
+        t.proxies[0]!.of('push').length > 2 && r.endpoint === 'push' ? { kind: 'answer', status: 503, body: 'down' } : undefined;
       await mesh(['push', '--json', ...args]);
       expect(t.proxies[0]!.pushedIds()).toEqual([...Array(10).keys()].map((i) => i + 1));
       const { service } = serviceOf(config);
@@ -294,35 +316,38 @@ for (const dialect of DIALECTS) {
     });
 
     // SQLite only: the servers' transactions wait on row locks by themselves.
-    if (dialect.name === 'sqlite') it('13.5: a move waits for a write transaction of another process instead of failing with "database is locked"', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 10, pull: false };
-      const config = meshConfig(spec);
-      await insertAccounts(t.database, [1, 2]);
-      await insertRecords(t.database, recordsOf(1, 1, 10));
-      await migrateAndAssign(t.database, config);
-      const { service } = serviceOf(config);
-      const { spawn } = await import('node:child_process');
-      const file = t.url.slice('sqlite:'.length);
-      // Another process (the application inserting records) holds the write lock for a second and a half.
-      const writer = spawn(
-        process.execPath,
-        [
-          '-e',
-          `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(file)}); db.pragma('busy_timeout = 10000');
+    if (dialect.name === 'sqlite')
+      it('13.5: a move waits for a write transaction of another process instead of failing with "database is locked"', async () => {
+        const t = await newTest(dialect.name, 2);
+        const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 10, pull: false };
+        const config = meshConfig(spec);
+        await insertAccounts(t.database, [1, 2]);
+        await insertRecords(t.database, recordsOf(1, 1, 10));
+        await migrateAndAssign(t.database, config);
+        const { service } = serviceOf(config);
+        const { spawn } = await import('node:child_process');
+        const file = t.url.slice('sqlite:'.length);
+        // Another process (the application inserting records) holds the write lock for a second and a half.
+        const writer = spawn(
+          process.execPath,
+          [
+            '-e',
+            `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(file)}); db.pragma('busy_timeout = 10000');
            db.exec('begin immediate'); db.prepare("insert into delivery (id, id_account, create_time, subject) values (1000, 2, '2024-01-02T00:00:00.000Z', 'late')").run();
            console.log('locked'); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500); db.exec('commit'); db.close();`,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      const exited = new Promise((resolve) => writer.on('close', resolve));
-      await new Promise<void>((resolve) => writer.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve()));
-      // A deferred BEGIN reads, then finds the snapshot stale at its first write: "database is locked" at once.
-      const moved = await reassignEntity(t.database.db, config, service, '1', { to: 'node2', repush: true });
-      await exited;
-      expect(moved).toMatchObject({ from: 'node1', to: 'node2' });
-      const rows = await t.database.db.selectFrom('delivery').select('id').where('id', '=', 1000).execute();
-      expect(rows).toHaveLength(1);
-    });
+          ],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        const exited = new Promise((resolve) => writer.on('close', resolve));
+        await new Promise<void>((resolve) =>
+          writer.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve()),
+        );
+        // A deferred BEGIN reads, then finds the snapshot stale at its first write: "database is locked" at once.
+        const moved = await reassignEntity(t.database.db, config, service, '1', { to: 'node2', repush: true });
+        await exited;
+        expect(moved).toMatchObject({ from: 'node1', to: 'node2' });
+        const rows = await t.database.db.selectFrom('delivery').select('id').where('id', '=', 1000).execute();
+        expect(rows).toHaveLength(1);
+      });
   });
 }

@@ -41,7 +41,10 @@ const withResults = (change: (r: Record<string, unknown>) => Record<string, unkn
   ...body,
   results: resultsOf(body).map(change),
 });
-const badStatus = (value: unknown): Hostility['apply'] => (proxy) => (proxy.rewriteStatus = (body) => ({ ...body, lastProcessedId: value }));
+const badStatus =
+  (value: unknown): Hostility['apply'] =>
+  (proxy) =>
+    (proxy.rewriteStatus = (body) => ({ ...body, lastProcessedId: value }));
 const LAST_PROCESSED = /^node node2: status answer field "lastProcessedId" must be null, a number or a string; got /;
 
 const HOSTILITIES: Hostility[] = [
@@ -60,12 +63,17 @@ const HOSTILITIES: Hostility[] = [
     name: 'a result longer than its column',
     apply: (proxy) => (proxy.rewritePull = withResults((r) => ({ ...r, hash: 'x'.repeat(100) }))),
     error: (dialect) =>
-      dialect === 'mysql' ? /^database refused the batch: Data too long for column 'result_hash'/ : dialect === 'postgres' ? /^database refused the batch: value too long/ : undefined,
+      dialect === 'mysql'
+        ? /^database refused the batch: Data too long for column 'result_hash'/
+        : dialect === 'postgres'
+          ? /^database refused the batch: value too long/
+          : undefined,
   },
   {
     name: 'a NUL byte in a result',
     apply: (proxy) => (proxy.rewritePull = withResults((r) => ({ ...r, hash: 'ab\u0000cd' }))),
-    error: (dialect) => (dialect === 'postgres' ? /^database refused the batch: invalid byte sequence for encoding "UTF8": 0x00/ : undefined),
+    error: (dialect) =>
+      dialect === 'postgres' ? /^database refused the batch: invalid byte sequence for encoding "UTF8": 0x00/ : undefined,
   },
   {
     name: 'results that are not an array',
@@ -73,7 +81,11 @@ const HOSTILITIES: Hostility[] = [
     error: () => /^node node2: pull answer field "results" must be an array; got object$/,
   },
   { name: 'a lastProcessedId that is true', apply: badStatus(true), error: () => new RegExp(`${LAST_PROCESSED.source}a boolean$`) },
-  { name: 'a lastProcessedId that is an object', apply: badStatus({ id: 1 }), error: () => new RegExp(`${LAST_PROCESSED.source}an object$`) },
+  {
+    name: 'a lastProcessedId that is an object',
+    apply: badStatus({ id: 1 }),
+    error: () => new RegExp(`${LAST_PROCESSED.source}an object$`),
+  },
   { name: 'a lastProcessedId that is an array', apply: badStatus([1, 2]), error: () => new RegExp(`${LAST_PROCESSED.source}an array$`) },
   {
     name: 'a lastProcessedId that is a 70 KB string',
@@ -107,7 +119,8 @@ for (const dialect of DIALECTS) {
         expect(node1).toMatchObject({ node: 'node1', pulled: 10, failed: 0 });
         expect(node3).toMatchObject({ node: 'node3', pulled: 10, failed: 0 });
         const flags = await readFlags(t.database, t.protocol);
-        for (const id of [...onNode[0]!, ...onNode[2]!]) expect(flags.get(id)).toMatchObject({ pullSuccess: true, resultHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+        for (const id of [...onNode[0]!, ...onNode[2]!])
+          expect(flags.get(id)).toMatchObject({ pullSuccess: true, resultHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
         const expected = hostility.error(dialect.name);
         if (expected === undefined) {
           expect(node2).toMatchObject({ node: 'node2', pulled: 10, failed: 0 });
@@ -164,6 +177,7 @@ for (const dialect of DIALECTS) {
       expect(summary.nodes[1]!.error).toContain('boom');
       const flags = await readFlags(t.database, t.protocol);
       for (const flag of flags.values()) {
+        // eslint-disable-next-line no-control-regex
         expect(flag.pushError ?? '').not.toMatch(/[\u0000-\u001f]/);
         if (flag.pushError !== null) expect(flag.pushError).toBe('HTTP 500: boom  [2J');
       }

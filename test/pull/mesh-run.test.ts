@@ -35,7 +35,10 @@ for (const dialect of DIALECTS) {
       cleanups.push(async () => {
         if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
       });
-      await waitUntil(async () => [...(await readFlags(t.database, t.protocol)).values()].every((f) => f.pullSuccess === true), 'the first records to be pulled');
+      await waitUntil(
+        async () => [...(await readFlags(t.database, t.protocol)).values()].every((f) => f.pullSuccess === true),
+        'the first records to be pulled',
+      );
       const accounts = await t.database.db.selectFrom('account').select(['id', NODE_COLUMN]).execute();
       expect(accounts.map((a) => a[NODE_COLUMN]).sort()).toEqual(['node1', 'node1', 'node2', 'node2']);
       const results = new Map(t.backends.flatMap((b) => readNodeStore(b.dataFile, t.protocol)).map((r) => [r.id, r.result!.hash]));
@@ -57,7 +60,9 @@ for (const dialect of DIALECTS) {
       await insertRecords(t.database, scrambledRecords({ from: 41, to: 80, accounts: 4, offsetMs: 100_000 }));
       const exited = await run.done;
       expect(terminatedAt).toBeGreaterThan(0);
-      expect(exited.stderr).toBe('mesh run: interrupted by SIGTERM (exit 143): the batches in flight were finished, the rest waits for the next run\n');
+      expect(exited.stderr).toBe(
+        'mesh run: interrupted by SIGTERM (exit 143): the batches in flight were finished, the rest waits for the next run\n',
+      );
       expect({ code: exited.code, signal: exited.signal }).toEqual({ code: 143, signal: null });
       expect(Date.now() - terminatedAt).toBeLessThan(5_000);
 
@@ -73,7 +78,14 @@ for (const dialect of DIALECTS) {
 
       const totals = JSON.parse(exited.stdout) as Record<string, number>;
       expect(totals.cycles).toBeGreaterThanOrEqual(2);
-      expect(totals).toMatchObject({ assigned: 4, unassigned: 0, pushed: 40 + new Set(sent).size, pulled: 40, failed: 0, interrupted: 'SIGTERM' });
+      expect(totals).toMatchObject({
+        assigned: 4,
+        unassigned: 0,
+        pushed: 40 + new Set(sent).size,
+        pulled: 40,
+        failed: 0,
+        interrupted: 'SIGTERM',
+      });
       expect(await readLeases(t.database)).toEqual([]);
     });
   });

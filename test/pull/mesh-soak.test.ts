@@ -61,7 +61,7 @@ for (const dialect of DIALECTS) {
       async () => {
         const seed = Number(process.env.WORKMESH_SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
         const rand = random(seed);
-        const pick = <T,>(items: T[]): T => items[Math.floor(rand() * items.length)]!;
+        const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)]!;
         const t = await suite.newTest(dialect.name, 3);
         const processes = suite.cluster().processes;
         const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 10, maxAttempts: 1_000_000 };
@@ -76,7 +76,11 @@ for (const dialect of DIALECTS) {
         let inserting = true;
         const inserter = (async () => {
           while (inserting) {
-            const batch = range(nextId, nextId + 4).map((id) => ({ id, account: ((id * 7) % ACCOUNTS) + 1, timeMs: BASE_TIME_MS + id * 1000 }));
+            const batch = range(nextId, nextId + 4).map((id) => ({
+              id,
+              account: ((id * 7) % ACCOUNTS) + 1,
+              timeMs: BASE_TIME_MS + id * 1000,
+            }));
             nextId += 5;
             await insertRecords(t.database, batch);
             await sleep(40);
@@ -132,7 +136,9 @@ for (const dialect of DIALECTS) {
             } else if (roll < 0.88) {
               const node = pick(NODES);
               const repush = rand() < 0.5;
-              const entities = (await t.database.db.selectFrom('account').select('id').where(NODE_COLUMN, '=', node).execute()).map((r) => Number(r.id));
+              const entities = (await t.database.db.selectFrom('account').select('id').where(NODE_COLUMN, '=', node).execute()).map((r) =>
+                Number(r.id),
+              );
               await drainNode(t.database.db, config, node, { repush });
               for (const account of entities) {
                 lastMoveRepushed.set(account, repush);
@@ -163,11 +169,18 @@ for (const dialect of DIALECTS) {
           await mesh(['pull', '--json', ...args], env);
           const rows = await t.database.db
             .selectFrom('delivery')
-            .select(['id', `${t.protocol}_push_success as ps`, `${t.protocol}_push_node as pn`, `${t.protocol}_pull_success as pl`, 'result_hash'])
+            .select([
+              'id',
+              `${t.protocol}_push_success as ps`,
+              `${t.protocol}_push_node as pn`,
+              `${t.protocol}_pull_success as pl`,
+              'result_hash',
+            ])
             .execute();
           flags = rows.map((r) => ({ id: Number(r.id), pushSuccess: r.ps, pushNode: r.pn, pullSuccess: r.pl, hash: r.result_hash }));
           if (flags.length === total && pending().length === 0) break;
-          if (Date.now() > quietBy) throw new Error(`soak seed ${seed}: ${pending().length} of ${total} records not delivered and pulled after healing`);
+          if (Date.now() > quietBy)
+            throw new Error(`soak seed ${seed}: ${pending().length} of ${total} records not delivered and pulled after healing`);
           await sleep(500);
         }
 
@@ -181,7 +194,9 @@ for (const dialect of DIALECTS) {
           else if (held.result?.hash !== flag.hash) problems.push(`record ${flag.id}: result ${String(flag.hash)} is not ${node}'s`);
           const info = records.get(flag.id)!;
           if (lastMoveRepushed.get(info.account) === true && node !== info.node) {
-            problems.push(`record ${flag.id}: its entity was last moved with --repush to ${info.node}, but it is flagged delivered to ${node}`);
+            problems.push(
+              `record ${flag.id}: its entity was last moved with --repush to ${info.node}, but it is flagged delivered to ${node}`,
+            );
           }
           if (lastMoveRepushed.get(info.account) === true && !stores.get(info.node!)?.has(flag.id)) {
             problems.push(`record ${flag.id}: ${info.node} (its entity's node since a --repush) never received it`);
@@ -199,7 +214,8 @@ for (const dialect of DIALECTS) {
           seen.add(id);
           const info = records.get(id)!;
           if (repushed.has(info.account)) continue;
-          if (info.rank < (lastRank.get(info.account) ?? -1)) problems.push(`entity ${info.account}: record ${id} first arrived after a later record`);
+          if (info.rank < (lastRank.get(info.account) ?? -1))
+            problems.push(`entity ${info.account}: record ${id} first arrived after a later record`);
           lastRank.set(info.account, info.rank);
         }
         expect({ seed, problems: problems.slice(0, 10), count: problems.length }).toEqual({ seed, problems: [], count: 0 });

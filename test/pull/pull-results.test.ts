@@ -86,9 +86,11 @@ for (const dialect of DIALECTS) {
 
       const results = new Map(t.backends.flatMap((b) => readNodeStore(b.dataFile, t.protocol)).map((r) => [r.id, r]));
       let flags = await readFlags(t.database, t.protocol);
-      for (const id of failing) expect(flags.get(id)).toMatchObject({ pullSuccess: false, pullError: 'unparseable record', resultHash: null });
+      for (const id of failing)
+        expect(flags.get(id)).toMatchObject({ pullSuccess: false, pullError: 'unparseable record', resultHash: null });
       const waiting = [...onNode1.slice(12), ...absent];
-      for (const id of waiting) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pullSuccess: null, pullError: null, resultHash: null });
+      for (const id of waiting)
+        expect(flags.get(id)).toMatchObject({ pushSuccess: true, pullSuccess: null, pullError: null, resultHash: null });
       for (const id of [...onNode1.slice(0, 12), ...onNode2].filter((id) => !failing.includes(id) && !absent.includes(id))) {
         expect(results.get(id)!.result!.hash).toMatch(/^[0-9a-f]{64}$/);
         expect(flags.get(id)).toMatchObject({ pullSuccess: true, pullError: null, resultHash: results.get(id)!.result!.hash });
@@ -102,8 +104,16 @@ for (const dialect of DIALECTS) {
       expect(run2.stderr).toBe('');
       expect(run2.code).toBe(0);
       expect(JSON.parse(run2.stdout)).toMatchObject({ pulled: waiting.length, failed: 0 });
-      expect(t.proxies[0]!.of('pull').slice(marks[0]).flatMap((r) => r.ids.map(Number))).toEqual(onNode1.slice(12));
-      expect(t.proxies[1]!.of('pull').slice(marks[1]).flatMap((r) => r.ids.map(Number))).toEqual(absent);
+      expect(
+        t.proxies[0]!.of('pull')
+          .slice(marks[0])
+          .flatMap((r) => r.ids.map(Number)),
+      ).toEqual(onNode1.slice(12));
+      expect(
+        t.proxies[1]!.of('pull')
+          .slice(marks[1])
+          .flatMap((r) => r.ids.map(Number)),
+      ).toEqual(absent);
       flags = await readFlags(t.database, t.protocol);
       for (const [id, flag] of flags) {
         if (failing.includes(id)) expect(flag).toMatchObject({ pullSuccess: false, pullError: 'unparseable record' });
@@ -123,7 +133,8 @@ for (const dialect of DIALECTS) {
       const records = await readRecords(t.database);
       const onNode2 = idsOnNode(records, 'node2');
       t.proxies[0]!.fault = (r) => (r.endpoint === 'status' ? { kind: 'answer', status: 500, body: 'status broke' } : undefined);
-      t.proxies[1]!.fault = (r) => (r.endpoint === 'pull' && t.proxies[1]!.of('pull').length === 2 ? { kind: 'answer', status: 503, body: 'busy' } : undefined);
+      t.proxies[1]!.fault = (r) =>
+        r.endpoint === 'pull' && t.proxies[1]!.of('pull').length === 2 ? { kind: 'answer', status: 503, body: 'busy' } : undefined;
 
       const run = await mesh(['pull', '--json', ...args]);
       expect(run.code).toBe(1);
@@ -134,12 +145,27 @@ for (const dialect of DIALECTS) {
         nodes: [
           // Both failures are the node's (node contract v1.1): each node is backed off until its next try.
           {
-            service: SERVICE, protocol: t.protocol, node: 'node1', pulled: 0, failed: 0, notReady: 0, error: `GET ${protocolPaths(t.protocol).status}: HTTP 500: status broke`,
-            unavailable: `GET ${protocolPaths(t.protocol).status}: HTTP 500: status broke`, nextTryAt: expect.any(String),
+            service: SERVICE,
+            protocol: t.protocol,
+            node: 'node1',
+            pulled: 0,
+            failed: 0,
+            notReady: 0,
+            error: `GET ${protocolPaths(t.protocol).status}: HTTP 500: status broke`,
+            unavailable: `GET ${protocolPaths(t.protocol).status}: HTTP 500: status broke`,
+            nextTryAt: expect.any(String),
           },
           {
-            service: SERVICE, protocol: t.protocol, node: 'node2', pulled: 4, failed: 4, notReady: 0, lastProcessedId: expect.any(Number), error: `POST ${protocolPaths(t.protocol).pull}: HTTP 503: busy`,
-            unavailable: `POST ${protocolPaths(t.protocol).pull}: HTTP 503: busy`, nextTryAt: expect.any(String),
+            service: SERVICE,
+            protocol: t.protocol,
+            node: 'node2',
+            pulled: 4,
+            failed: 4,
+            notReady: 0,
+            lastProcessedId: expect.any(Number),
+            error: `POST ${protocolPaths(t.protocol).pull}: HTTP 503: busy`,
+            unavailable: `POST ${protocolPaths(t.protocol).pull}: HTTP 503: busy`,
+            nextTryAt: expect.any(String),
           },
         ],
       });
@@ -233,10 +259,16 @@ for (const dialect of DIALECTS) {
       const storedIds = stored.map((r) => Number(r.id)).sort((a, b) => a - b);
       expect(storedIds.some((id) => refusedBatch.includes(id))).toBe(false);
       for (const id of refusedBatch) {
-        expect(flags.get(id)).toMatchObject({ pullSuccess: null, pullError: `pull.fn failed: pull.fn refused the batch of ${refusedBatch[1]}` });
+        expect(flags.get(id)).toMatchObject({
+          pullSuccess: null,
+          pullError: `pull.fn failed: pull.fn refused the batch of ${refusedBatch[1]}`,
+        });
       }
       // Rows and flags were written together: a row exactly for each record flagged pulled.
-      const flaggedPulled = [...flags].filter(([, f]) => f.pullSuccess === true).map(([id]) => id).sort((a, b) => a - b);
+      const flaggedPulled = [...flags]
+        .filter(([, f]) => f.pullSuccess === true)
+        .map(([id]) => id)
+        .sort((a, b) => a - b);
       expect(storedIds).toEqual(flaggedPulled);
       expect(flaggedPulled.length).toBe(28);
 

@@ -31,7 +31,9 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       const time = dialect === 'postgres' ? 'timestamptz' : 'datetime(6)';
       await sql`create table ${sql.table(`${app}.account`)} (id integer primary key, name varchar(100), weight integer)`.execute(db);
       await sql`create table ${sql.table(`${app}.delivery`)} (
-        id bigint primary key, id_account integer not null, create_time ${sql.raw(time)} not null, subject varchar(200), result_hash varchar(64))`.execute(db);
+        id bigint primary key, id_account integer not null, create_time ${sql.raw(time)} not null, subject varchar(200), result_hash varchar(64))`.execute(
+        db,
+      );
       await sql`insert into ${sql.table(`${app}.account`)} (id, name, weight) values (1, 'a', 1), (2, 'b', 1)`.execute(db);
       for (let id = 1; id <= 12; id++) {
         await sql`insert into ${sql.table(`${app}.delivery`)} (id, id_account, create_time, subject)

@@ -23,7 +23,7 @@ const { newTest, tempDir } = useMeshSuite({ nodes: 3, tempPrefix: 'workmesh-fail
 
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`automatic failover (${dialect.name})`, () => {
-    it("off by default; with failover.afterMs, a node unavailable for longer has its entities moved to the healthy nodes and re-pushed, logged and printed", async () => {
+    it('off by default; with failover.afterMs, a node unavailable for longer has its entities moved to the healthy nodes and re-pushed, logged and printed', async () => {
       const t = await newTest(dialect.name, 3);
       const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 5, pull: false };
       const config = meshConfig(spec);
@@ -35,7 +35,9 @@ for (const dialect of DIALECTS) {
       await insertRecords(t.database, scrambledRecords({ from: 61, to: 90, accounts: 6, offsetMs: 100_000 }));
       const down = t.proxies[1]!;
       await down.close();
-      const onNode2 = Object.entries(await readAssignments(t.database)).filter(([, node]) => node === 'node2').map(([id]) => Number(id));
+      const onNode2 = Object.entries(await readAssignments(t.database))
+        .filter(([, node]) => node === 'node2')
+        .map(([id]) => Number(id));
       expect(onNode2).toEqual([2, 5]);
 
       const first = await pushRecords(t.database, config);
@@ -51,9 +53,19 @@ for (const dialect of DIALECTS) {
       const run = await mesh(['push', '--json', ...args]);
       const summary = JSON.parse(run.stdout) as { pushed: number; failed: number; failover: Record<string, unknown>[] };
       expect(summary.failover).toEqual([
-        { service: SERVICE, node: 'node2', failingSince: expect.any(String), moved: 2, byNode: { node3: 1, node1: 1 }, stayed: 0, reasons: [] },
+        {
+          service: SERVICE,
+          node: 'node2',
+          failingSince: expect.any(String),
+          moved: 2,
+          byNode: { node3: 1, node1: 1 },
+          stayed: 0,
+          reasons: [],
+        },
       ]);
-      expect(run.stderr).toContain(`mesh push: failover: node2 (${SERVICE}) unavailable since ${summary.failover[0]!.failingSince as string}: moved 2 entities with re-push (node1 1, node3 1)`);
+      expect(run.stderr).toContain(
+        `mesh push: failover: node2 (${SERVICE}) unavailable since ${summary.failover[0]!.failingSince as string}: moved 2 entities with re-push (node1 1, node3 1)`,
+      );
       // node2 holds nothing any more, so nothing is sent to it: the push is clean.
       expect(run.code).toBe(0);
       const assignments = await readAssignments(t.database);
@@ -66,8 +78,13 @@ for (const dialect of DIALECTS) {
       for (const account of onNode2) {
         const node = assignments[account]!;
         const index = Number(node.replace('node', '')) - 1;
-        const received = t.proxies[index]!.forwardedPushes().slice(marks[index]).flatMap((r) => r.ids.map(Number));
-        const expected = [...records.values()].filter((r) => r.account === account).sort((a, b) => a.rank - b.rank).map((r) => r.id);
+        const received = t.proxies[index]!.forwardedPushes()
+          .slice(marks[index])
+          .flatMap((r) => r.ids.map(Number));
+        const expected = [...records.values()]
+          .filter((r) => r.account === account)
+          .sort((a, b) => a.rank - b.rank)
+          .map((r) => r.id);
         expect(expected).toHaveLength(15);
         expect(received.filter((id) => records.get(id)!.account === account)).toEqual(expected);
       }
@@ -75,7 +92,11 @@ for (const dialect of DIALECTS) {
       expect(pushNodes.map((r) => r.node).sort()).toEqual(['node1', 'node3']);
 
       // Logged in the run log.
-      const logged = await t.database.db.selectFrom('workmesh_run').select(['command', 'status', 'summary']).where('command', '=', 'failover').execute();
+      const logged = await t.database.db
+        .selectFrom('workmesh_run')
+        .select(['command', 'status', 'summary'])
+        .where('command', '=', 'failover')
+        .execute();
       expect(logged).toHaveLength(1);
       expect(logged[0]!.status).toBe('ok');
       expect(JSON.parse(String(logged[0]!.summary))).toEqual(summary.failover);

@@ -42,7 +42,9 @@ describe('WORKMESH_LEASE_MS', () => {
     expect(defaultLeaseMs({ WORKMESH_LEASE_MS: '' })).toBe(DEFAULT_LEASE_MS);
     expect(defaultLeaseMs({ WORKMESH_LEASE_MS: '2500' })).toBe(2500);
     for (const bad of ['0', '-5', '1.5', '10s']) {
-      expect(() => defaultLeaseMs({ WORKMESH_LEASE_MS: bad })).toThrow(`WORKMESH_LEASE_MS must be a positive whole number of milliseconds (got "${bad}")`);
+      expect(() => defaultLeaseMs({ WORKMESH_LEASE_MS: bad })).toThrow(
+        `WORKMESH_LEASE_MS must be a positive whole number of milliseconds (got "${bad}")`,
+      );
     }
   });
 });
@@ -86,8 +88,16 @@ for (const dialect of DIALECTS) {
       await insertAccounts(t.database, range(1, 4));
       await insertRecords(t.database, scrambledRecords({ from: 1, to: 24, accounts: 4 }));
       await migrateAndAssign(t.database, config);
-      const stale = { stream: streamKey('push', SERVICE, 'node1', t.protocol), owner: 'crashed-host:4242:deadbeef', expires_at: Date.now() - 5_000 };
-      const live = { stream: streamKey('push', SERVICE, 'node2', t.protocol), owner: 'other-host:77:cafebabe', expires_at: Date.now() + 600_000 };
+      const stale = {
+        stream: streamKey('push', SERVICE, 'node1', t.protocol),
+        owner: 'crashed-host:4242:deadbeef',
+        expires_at: Date.now() - 5_000,
+      };
+      const live = {
+        stream: streamKey('push', SERVICE, 'node2', t.protocol),
+        owner: 'other-host:77:cafebabe',
+        expires_at: Date.now() + 600_000,
+      };
       await t.database.db.insertInto('workmesh_lease').values([stale, live]).execute();
 
       const summary = await pushRecords(t.database, config);
@@ -130,7 +140,10 @@ for (const dialect of DIALECTS) {
 
       // The killed master left its leases; they expire within the TTL of the kill.
       const leases = await readLeases(t.database);
-      expect(leases.map((l) => l.stream).sort()).toEqual([streamKey('push', SERVICE, 'node1', t.protocol), streamKey('push', SERVICE, 'node2', t.protocol)]);
+      expect(leases.map((l) => l.stream).sort()).toEqual([
+        streamKey('push', SERVICE, 'node1', t.protocol),
+        streamKey('push', SERVICE, 'node2', t.protocol),
+      ]);
       for (const lease of leases) {
         expect(lease.owner).toContain(`:${push.child.pid}:`);
         expect(lease.expiresAt).toBeLessThanOrEqual(killedAt + LEASE_MS + 50);

@@ -78,7 +78,8 @@ for (const dialect of DIALECTS) {
       for (const proxy of [slow, nonJson, failing, refusing]) expect(proxy!.of('push')).toHaveLength(1);
       let flags = await readFlags(t.database, t.protocol, { pull: false });
       for (const node of ['node2', 'node3', 'node4', 'node5', 'node6']) {
-        for (const id of idsOnNode(records, node)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+        for (const id of idsOnNode(records, node))
+          expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
       }
 
       // Every node is back: the failing ones get all their records, the first batch again first.
@@ -89,7 +90,10 @@ for (const dialect of DIALECTS) {
       expect(second).toMatchObject({ pushed: 100, failed: 0 });
       for (const [i, proxy] of t.proxies.entries()) {
         const node = `node${i + 1}`;
-        const sent = proxy.forwardedPushes().slice(marks[i]).flatMap((r) => r.ids.map(Number));
+        const sent = proxy
+          .forwardedPushes()
+          .slice(marks[i])
+          .flatMap((r) => r.ids.map(Number));
         expect(sent).toEqual(node === 'node1' || node === 'node7' ? [] : idsOnNode(records, node));
       }
       flags = await readFlags(t.database, t.protocol, { pull: false });
@@ -113,7 +117,8 @@ for (const dialect of DIALECTS) {
       const poison = onNode2[0]!;
       const body = '{"status":"error","message":"unreadable payload"}';
       const error = `HTTP 422: ${body}`;
-      t.proxies[1]!.fault = (r) => (r.endpoint === 'push' && r.ids.map(Number).includes(poison) ? { kind: 'answer', status: 422, body } : undefined);
+      t.proxies[1]!.fault = (r) =>
+        r.endpoint === 'push' && r.ids.map(Number).includes(poison) ? { kind: 'answer', status: 422, body } : undefined;
 
       // Attempt 1, by the command: exit 1, the summary as documented; only the record at fault counts it.
       const run1 = await mesh(['push', '--json', ...args]);
@@ -141,7 +146,9 @@ for (const dialect of DIALECTS) {
 
       const failed = await mesh(['failed', '--json', ...args]);
       expect(failed.code).toBe(0);
-      expect(JSON.parse(failed.stdout)).toEqual([{ service: SERVICE, protocol: t.protocol, id: poison, node: 'node2', state: 'dead', attempts: 2, error }]);
+      expect(JSON.parse(failed.stdout)).toEqual([
+        { service: SERVICE, protocol: t.protocol, id: poison, node: 'node2', state: 'dead', attempts: 2, error },
+      ]);
 
       const retry = await mesh(['retry', '--json', ...args]);
       expect(retry.code).toBe(0);

@@ -105,7 +105,10 @@ for (const dialect of DIALECTS) {
           const error = `HTTP ${(faults[i] as { status: number }).status}: ${REJECTION}`;
           expect(outcome, node).toMatchObject({ pushed: 0, failed: 1 });
           expect(outcome.unavailable, node).toBeUndefined();
-          expect(proxy.of('push').map((r) => r.ids.length), node).toEqual([5, 3, 2, 1]);
+          expect(
+            proxy.of('push').map((r) => r.ids.length),
+            node,
+          ).toEqual([5, 3, 2, 1]);
           expect(flags.get(ids[0]!), node).toMatchObject({ pushSuccess: null, pushError: error, pushAttempts: 1 });
           for (const id of ids.slice(1)) expect(flags.get(id), node).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
           // Reachable: its success is recorded.
@@ -136,12 +139,17 @@ for (const dialect of DIALECTS) {
       await down.close();
       for (let run = 1; run <= 6; run++) {
         const summary = await pushRecords(t.database, config, { backOff: NO_BACK_OFF });
-        expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 0, failed: 0, unavailable: expect.stringContaining('ECONNREFUSED') });
+        expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({
+          pushed: 0,
+          failed: 0,
+          unavailable: expect.stringContaining('ECONNREFUSED'),
+        });
         await sleep(5);
       }
       expect((await healthOf(t.database, 'node2'))?.failures).toBe(6);
       let flags = await readFlags(t.database, t.protocol, { pull: false });
-      for (const id of idsOnNode(records, 'node2')) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
+      for (const id of idsOnNode(records, 'node2'))
+        expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushError: null, pushAttempts: 0 });
 
       await down.listen();
       const back = await pushRecords(t.database, config, { backOff: NO_BACK_OFF });
@@ -164,7 +172,8 @@ for (const dialect of DIALECTS) {
       expect(onNode1).toHaveLength(500);
       const poison = onNode1[200]!;
       const proxy = t.proxies[0]!;
-      proxy.fault = (r) => (r.endpoint === 'push' && r.ids.map(Number).includes(poison) ? { kind: 'answer', status: 422, body: REJECTION } : undefined);
+      proxy.fault = (r) =>
+        r.endpoint === 'push' && r.ids.map(Number).includes(poison) ? { kind: 'answer', status: 422, body: REJECTION } : undefined;
       const error = `HTTP 422: ${REJECTION}`;
 
       let mark = 0;
@@ -204,7 +213,9 @@ for (const dialect of DIALECTS) {
       const onNode2 = idsOnNode(records, 'node2');
       const rejectedId = onNode1[2]!;
       t.proxies[0]!.rewritePush = (body, request) =>
-        request.ids.map(Number).includes(rejectedId) ? { ...body, rejected: [{ id: rejectedId, error: 'unreadable\u0000 payload\u001b[31m' }] } : body;
+        request.ids.map(Number).includes(rejectedId)
+          ? { ...body, rejected: [{ id: rejectedId, error: 'unreadable\u0000 payload\u001b[31m' }] }
+          : body;
       t.proxies[1]!.rewritePush = (body) => ({ ...body, rejected: [{ id: 999_999, error: 'x' }] });
 
       const first = await pushRecords(t.database, config, { backOff: LONG_BACK_OFF });
@@ -214,7 +225,8 @@ for (const dialect of DIALECTS) {
       let flags = await readFlags(t.database, t.protocol, { pull: false });
       // NUL and the escape character are stored as spaces.
       expect(flags.get(rejectedId)).toMatchObject({ pushSuccess: null, pushError: 'unreadable  payload [31m', pushAttempts: 1 });
-      for (const id of onNode1.slice(0, 5).filter((id) => id !== rejectedId)) expect(flags.get(id)).toMatchObject({ pushSuccess: true, pushAttempts: 1 });
+      for (const id of onNode1.slice(0, 5).filter((id) => id !== rejectedId))
+        expect(flags.get(id)).toMatchObject({ pushSuccess: true, pushAttempts: 1 });
       for (const id of onNode1.slice(5)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushAttempts: 0 });
 
       const node2 = first.nodes.find((n) => n.node === 'node2')!;
@@ -226,7 +238,10 @@ for (const dialect of DIALECTS) {
       // Second run: the rejected record goes first again, dies at maxAttempts, and the stream moves on to the end.
       const second = await pushRecords(t.database, config, { backOff: LONG_BACK_OFF });
       expect(second.nodes.find((n) => n.node === 'node1')).toMatchObject({ pushed: 15, failed: 1 });
-      expect(second.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 0, skipped: expect.stringMatching(/^in back-off until \S+: node node2 answered/) });
+      expect(second.nodes.find((n) => n.node === 'node2')).toMatchObject({
+        pushed: 0,
+        skipped: expect.stringMatching(/^in back-off until \S+: node node2 answered/),
+      });
       expect(t.proxies[1]!.of('push')).toHaveLength(1);
       expect(t.proxies[0]!.of('push').slice(1)[0]!.ids.map(Number)).toEqual([rejectedId, ...onNode1.slice(5, 9)]);
       flags = await readFlags(t.database, t.protocol, { pull: false });
@@ -263,7 +278,9 @@ for (const dialect of DIALECTS) {
       // At once again, by this master and by another one: skipped, no request.
       for (const master of [t.database, second]) {
         const skipped = await run(master);
-        expect(skipped.nodes[0]!.skipped).toBe(`in back-off until ${new Date(h1.nextTryAt!).toISOString()}: POST ${protocolPaths(t.protocol).push}: HTTP 503: maintenance`);
+        expect(skipped.nodes[0]!.skipped).toBe(
+          `in back-off until ${new Date(h1.nextTryAt!).toISOString()}: POST ${protocolPaths(t.protocol).push}: HTTP 503: maintenance`,
+        );
         expect(skipped.nodes[0]!.nextTryAt).toBe(new Date(h1.nextTryAt!).toISOString());
       }
       expect(proxy.of('push')).toHaveLength(1);
@@ -273,11 +290,17 @@ for (const dialect of DIALECTS) {
       await run(second);
       expect(proxy.of('push')).toHaveLength(2);
       const h2 = (await healthOf(t.database, 'node1'))!;
-      expect(h2).toMatchObject({ failures: 2, failingSince: h1.failingSince, lastError: `POST ${protocolPaths(t.protocol).push}: HTTP 503: maintenance` });
+      expect(h2).toMatchObject({
+        failures: 2,
+        failingSince: h1.failingSince,
+        lastError: `POST ${protocolPaths(t.protocol).push}: HTTP 503: maintenance`,
+      });
       expect(h2.nextTryAt! - proxy.of('push')[1]!.receivedAt).toBeGreaterThanOrEqual(6_000 - 100);
 
       // Two masters recording a failure at the same moment both count.
-      await Promise.all([t.database, second].map((m) => recordNodeFailure(m.db, { node: 'node1', error: 'both', now: Date.now(), settings: backOff })));
+      await Promise.all(
+        [t.database, second].map((m) => recordNodeFailure(m.db, { node: 'node1', error: 'both', now: Date.now(), settings: backOff })),
+      );
       expect((await healthOf(t.database, 'node1'))?.failures).toBe(4);
 
       // The node is back but still in back-off: skipped; --now calls it at once and its success resets the back-off.
@@ -289,7 +312,8 @@ for (const dialect of DIALECTS) {
       expect(now.nodes[0]!.nextTryAt).toBeUndefined();
       expect(await healthOf(t.database, 'node1')).toMatchObject({ failingSince: null, failures: 0, lastError: null, nextTryAt: null });
       expect((await run()).pushed).toBe(0);
-      for (const [i, request] of proxy.of('push').entries()) expect(request.receivedAt, `request ${i + 1}`).toBeGreaterThanOrEqual(nextTryBefore[i]!);
+      for (const [i, request] of proxy.of('push').entries())
+        expect(request.receivedAt, `request ${i + 1}`).toBeGreaterThanOrEqual(nextTryBefore[i]!);
     });
 
     it('mesh push and pull while a node is down name it on stderr and exit 1; mesh --nodes shows its health; mesh push --node N --now delivers once it is back', async () => {
@@ -310,7 +334,14 @@ for (const dialect of DIALECTS) {
       expect(first.code).toBe(1);
       const summary = JSON.parse(first.stdout) as { pushed: number; failed: number; nodes: Record<string, unknown>[] };
       expect(summary).toMatchObject({ pushed: 10, failed: 0 });
-      expect(summary.nodes[1]).toMatchObject({ node: 'node2', pushed: 0, failed: 0, unavailable: refused, error: refused, nextTryAt: expect.any(String) });
+      expect(summary.nodes[1]).toMatchObject({
+        node: 'node2',
+        pushed: 0,
+        failed: 0,
+        unavailable: refused,
+        error: refused,
+        nextTryAt: expect.any(String),
+      });
       expect(first.stderr).toBe(`mesh push: ${stream}: unavailable: ${refused}; next try at ${summary.nodes[1]!.nextTryAt as string}\n`);
 
       // Never a silent "pushed 0, failed 0", exit 0: the skipped node is named.
@@ -331,7 +362,9 @@ for (const dialect of DIALECTS) {
       const table = await mesh(['--nodes', ...args], env);
       expect(table.stdout.split('\n')[0]).toMatch(/ HEALTH$/);
       expect(table.stdout).toContain(`failing since ${rows[1]!.failingSince as string}`);
-      expect(table.stderr).toBe(`mesh --nodes: node2 failing since ${rows[1]!.failingSince as string}, next try ${rows[1]!.nextTryAt as string}: ${refused}\n`);
+      expect(table.stderr).toBe(
+        `mesh --nodes: node2 failing since ${rows[1]!.failingSince as string}, next try ${rows[1]!.nextTryAt as string}: ${refused}\n`,
+      );
 
       await down.listen();
       const now = await mesh(['push', '--node', 'node2', '--now', '--json', ...args], env);
@@ -356,12 +389,18 @@ for (const dialect of DIALECTS) {
         if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
       });
       const stream = `node2 (${SERVICE} ${t.protocol})`;
-      await waitUntil(() => run.stderr().includes(`mesh run: ${stream}: skipped, in back-off until`), 'a second cycle to skip node2', 30_000);
+      await waitUntil(
+        () => run.stderr().includes(`mesh run: ${stream}: skipped, in back-off until`),
+        'a second cycle to skip node2',
+        30_000,
+      );
       run.child.kill('SIGTERM');
       const exited = await run.done;
       // Stopped by SIGTERM: 143, as cli.md v1.1 says (a node down alone would be 1).
       expect(exited.code).toBe(143);
-      expect(exited.stderr).toContain(`mesh run: ${stream}: unavailable: POST ${protocolPaths(t.protocol).push}: connect ECONNREFUSED 127.0.0.1:${t.proxies[1]!.port}; next try at `);
+      expect(exited.stderr).toContain(
+        `mesh run: ${stream}: unavailable: POST ${protocolPaths(t.protocol).push}: connect ECONNREFUSED 127.0.0.1:${t.proxies[1]!.port}; next try at `,
+      );
       expect(t.proxies[0]!.pushedIds()).toHaveLength(5);
     });
 
@@ -388,13 +427,18 @@ for (const dialect of DIALECTS) {
 
       const summary = await pushRecords(t.database, config, { backOff: LONG_BACK_OFF });
       expect(summary.nodes.find((n) => n.node === 'node1')).toMatchObject({ pushed: 5, failed: 1 });
-      expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 0, failed: 0, unavailable: 'downstream queue unreachable' });
+      expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({
+        pushed: 0,
+        failed: 0,
+        unavailable: 'downstream queue unreachable',
+      });
       // 8 → 4 (accepted) → the second half's halves: 2 (poison in it) → 1 (the record before it) → 1 (the poison).
       expect(calls).toEqual([onNode1.slice(0, 8), onNode1.slice(0, 4), onNode1.slice(4, 6), [onNode1[4]!], [poison]]);
       const flags = await readFlags(t.database, t.protocol, { pull: false });
       expect(flags.get(poison)).toMatchObject({ pushSuccess: null, pushError: `record ${poison} is malformed`, pushAttempts: 1 });
       for (const id of onNode1.slice(0, 5)) expect(flags.get(id)).toMatchObject({ pushSuccess: true });
-      for (const id of [...onNode1.slice(6), ...idsOnNode(records, 'node2')]) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushAttempts: 0 });
+      for (const id of [...onNode1.slice(6), ...idsOnNode(records, 'node2')])
+        expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushAttempts: 0 });
     });
 
     it('pull: a status call failing by the node backs it off; a successful one resets it', async () => {

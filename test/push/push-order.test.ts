@@ -130,7 +130,7 @@ for (const dialect of DIALECTS) {
       }
     });
 
-    it('reassign --repush sends all the entity\'s records to the new node from the beginning; without it only new records go there', async () => {
+    it("reassign --repush sends all the entity's records to the new node from the beginning; without it only new records go there", async () => {
       const t = await newTest(dialect.name, 2);
       const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 4 };
       const config = meshConfig(spec);
@@ -143,23 +143,46 @@ for (const dialect of DIALECTS) {
       expect(await pullRecords(t.database, config)).toMatchObject({ pulled: 60, failed: 0 });
 
       let records = await readRecords(t.database);
-      const [moved, kept] = [...new Set([...records.values()].filter((r) => r.node === 'node1').map((r) => r.account))].sort((a, b) => a - b);
+      const [moved, kept] = [...new Set([...records.values()].filter((r) => r.node === 'node1').map((r) => r.account))].sort(
+        (a, b) => a - b,
+      );
       expect(kept).toBeDefined();
-      const movedIds = [...records.values()].filter((r) => r.account === moved).sort((a, b) => a.rank - b.rank).map((r) => r.id);
+      const movedIds = [...records.values()]
+        .filter((r) => r.account === moved)
+        .sort((a, b) => a.rank - b.rank)
+        .map((r) => r.id);
       expect(movedIds).toHaveLength(10);
 
-      const repush = await mesh(['reassign', '--service', SERVICE, '--entity', String(moved), '--to', 'node2', '--repush', '--json', '--db', t.url, ...configArgs]);
+      const repush = await mesh([
+        'reassign',
+        '--service',
+        SERVICE,
+        '--entity',
+        String(moved),
+        '--to',
+        'node2',
+        '--repush',
+        '--json',
+        '--db',
+        t.url,
+        ...configArgs,
+      ]);
       expect(repush.stderr).toBe('');
       expect(repush.code).toBe(0);
       expect(JSON.parse(repush.stdout)).toMatchObject({ service: SERVICE, entity: moved, from: 'node1', to: 'node2', repushed: true });
       let flags = await readFlags(t.database, t.protocol);
-      for (const id of movedIds) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushAttempts: 0, pullSuccess: null, pullError: null });
+      for (const id of movedIds)
+        expect(flags.get(id)).toMatchObject({ pushSuccess: null, pushAttempts: 0, pullSuccess: null, pullError: null });
 
       let marks = t.proxies.map((p) => p.forwardedPushes().length);
       expect(await pushRecords(t.database, config)).toMatchObject({ pushed: 10, failed: 0 });
       expect(t.proxies[0]!.forwardedPushes().slice(marks[0])).toEqual([]);
       // The new node gets every record of the entity, oldest first, although it already took later records of its own.
-      expect(t.proxies[1]!.forwardedPushes().slice(marks[1]).flatMap((r) => r.ids.map(Number))).toEqual(movedIds);
+      expect(
+        t.proxies[1]!.forwardedPushes()
+          .slice(marks[1])
+          .flatMap((r) => r.ids.map(Number)),
+      ).toEqual(movedIds);
       const node2Store = readNodeStore(t.backends[1]!.dataFile, t.protocol).map((r) => r.id);
       expect(node2Store.slice(-10)).toEqual(movedIds);
 
@@ -172,7 +195,19 @@ for (const dialect of DIALECTS) {
       expect(t.proxies[0]!.pushedIds()).toEqual(expect.arrayContaining(keptBefore));
 
       // Without --repush: nothing is sent again; only records created after the move go to the new node.
-      const plain = await mesh(['reassign', '--service', SERVICE, '--entity', String(kept), '--to', 'node2', '--json', '--db', t.url, ...configArgs]);
+      const plain = await mesh([
+        'reassign',
+        '--service',
+        SERVICE,
+        '--entity',
+        String(kept),
+        '--to',
+        'node2',
+        '--json',
+        '--db',
+        t.url,
+        ...configArgs,
+      ]);
       expect(plain.code).toBe(0);
       expect(JSON.parse(plain.stdout)).toMatchObject({ from: 'node1', to: 'node2', repushed: false });
       marks = t.proxies.map((p) => p.forwardedPushes().length);
@@ -186,8 +221,16 @@ for (const dialect of DIALECTS) {
       expect(fresh('node1')).toHaveLength(4);
       expect(fresh('node2')).toHaveLength(20);
       expect(fresh('node2').filter((id) => records.get(id)!.account === kept)).toHaveLength(4);
-      expect(t.proxies[0]!.forwardedPushes().slice(marks[0]).flatMap((r) => r.ids.map(Number))).toEqual(fresh('node1'));
-      expect(t.proxies[1]!.forwardedPushes().slice(marks[1]).flatMap((r) => r.ids.map(Number))).toEqual(fresh('node2'));
+      expect(
+        t.proxies[0]!.forwardedPushes()
+          .slice(marks[0])
+          .flatMap((r) => r.ids.map(Number)),
+      ).toEqual(fresh('node1'));
+      expect(
+        t.proxies[1]!.forwardedPushes()
+          .slice(marks[1])
+          .flatMap((r) => r.ids.map(Number)),
+      ).toEqual(fresh('node2'));
       flags = await readFlags(t.database, t.protocol);
       const keptOld = [...records.values()].filter((r) => r.account === kept && r.id <= 60);
       expect(keptOld.every((r) => flags.get(r.id)!.pushAttempts === 1 && flags.get(r.id)!.pullSuccess === true)).toBe(true);
@@ -197,7 +240,10 @@ for (const dialect of DIALECTS) {
       await waitUntil(() => t.backends.every((b) => readNodeStore(b.dataFile, t.protocol).every((r) => r.done)), 'nodes to process');
       const pullMarks = t.proxies.map((p) => p.of('pull').length);
       expect(await pullRecords(t.database, config)).toMatchObject({ pulled: 48 + 10, failed: 0 });
-      const askedOf = (i: number) => t.proxies[i]!.of('pull').slice(pullMarks[i]).flatMap((r) => r.ids.map(Number));
+      const askedOf = (i: number) =>
+        t.proxies[i]!.of('pull')
+          .slice(pullMarks[i])
+          .flatMap((r) => r.ids.map(Number));
       expect(askedOf(0)).toEqual(expect.arrayContaining(keptBefore));
       expect(askedOf(1)).toEqual(expect.arrayContaining(movedIds));
       expect(askedOf(1).some((id) => keptBefore.includes(id))).toBe(false);
@@ -225,7 +271,12 @@ for (const dialect of DIALECTS) {
 
       const summary = await pushRecords(t.database, config);
       expect(summary.nodes.find((n) => n.node === 'node1')).toMatchObject({ pushed: 16, failed: 0 });
-      expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 3, failed: 0, error: 'queue is full', unavailable: 'queue is full' });
+      expect(summary.nodes.find((n) => n.node === 'node2')).toMatchObject({
+        pushed: 3,
+        failed: 0,
+        error: 'queue is full',
+        unavailable: 'queue is full',
+      });
       // The function replaces HTTP: no node was called.
       expect(t.proxies.flatMap((p) => p.requests)).toEqual([]);
 
@@ -241,7 +292,13 @@ for (const dialect of DIALECTS) {
           // The wire form: record columns only, the time as ISO 8601.
           expect(Object.keys(record).sort()).toEqual(['create_time', 'id', 'id_account', 'result_hash', 'subject']);
           const seed = seeded.find((s) => s.id === record.id)!;
-          expect(record).toEqual({ id: seed.id, id_account: seed.account, create_time: new Date(seed.timeMs).toISOString(), subject: `Delivery ${seed.id}`, result_hash: null });
+          expect(record).toEqual({
+            id: seed.id,
+            id_account: seed.account,
+            create_time: new Date(seed.timeMs).toISOString(),
+            subject: `Delivery ${seed.id}`,
+            result_hash: null,
+          });
         }
       }
       const node2 = idsOnNode(records, 'node2');

@@ -44,7 +44,11 @@ function benchConfig(): MeshConfig {
             entityRef: 'id_account',
             batchSize: BATCH,
             push: { path: '/api/1.0/deliveries/push.json' },
-            pull: { statusPath: '/api/1.0/deliveries/status.json', path: '/api/1.0/deliveries/pull.json', columns: { hash: 'result_hash' } },
+            pull: {
+              statusPath: '/api/1.0/deliveries/status.json',
+              path: '/api/1.0/deliveries/pull.json',
+              columns: { hash: 'result_hash' },
+            },
           },
         ],
       },
@@ -86,7 +90,13 @@ for (const dialect of DIALECTS) {
 
     /** Where the engine's cursor stands after reading `count` pending records: the last row's own key. */
     async function cursorAfter(count: number): Promise<Cursor> {
-      const rows = await pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: count }, 'sorted').execute(database.db);
+      const rows = await pendingBatchQuery(
+        database.dialect,
+        service,
+        protocol,
+        { after: null, nodes: NODES, limit: count },
+        'sorted',
+      ).execute(database.db);
       const last = rows.rows[rows.rows.length - 1]!;
       return { sort: last[SORT_ALIAS], id: last[protocol.id] };
     }
@@ -105,9 +115,16 @@ for (const dialect of DIALECTS) {
       await expectRange(query(await cursorAfter(RECORDS / 2)), { ...push(), rangeOn: protocol.sort });
       // The two phases of a pass (NULL sorts first): among the NULLs after an id, and the sorted ones from their start.
       await expectRange(query({ sort: null, id: 5 }), push());
-      await expectRange(pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: BATCH }, 'sorted'), push());
+      await expectRange(
+        pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: BATCH }, 'sorted'),
+        push(),
+      );
       // A pass for some nodes only (`mesh push --node`, or streams stopped by a failure).
-      const some = pendingBatchQuery(database.dialect, service, protocol, { after: await cursorAfter(BATCH), nodes: ['node2'], limit: BATCH });
+      const some = pendingBatchQuery(database.dialect, service, protocol, {
+        after: await cursorAfter(BATCH),
+        nodes: ['node2'],
+        limit: BATCH,
+      });
       await expectRange(some, { ...push(), rangeOn: protocol.sort });
     });
 
@@ -115,11 +132,14 @@ for (const dialect of DIALECTS) {
       // The steady state: 80% delivered (60% pulled), new records pending at the end.
       const { flags } = protocol;
       const yes = toDbBoolean(database.dialect, true);
-      await sql`update delivery set ${sql.ref(flags.pushSuccess)} = ${yes}, ${sql.ref(flags.pushNode)} = 'node1' where id <= ${RECORDS * 0.8}`.execute(database.db);
+      await sql`update delivery set ${sql.ref(flags.pushSuccess)} = ${yes}, ${sql.ref(flags.pushNode)} = 'node1' where id <= ${RECORDS * 0.8}`.execute(
+        database.db,
+      );
       await sql`update delivery set ${sql.ref(flags.pullSuccess)} = ${yes} where id <= ${RECORDS * 0.6}`.execute(database.db);
       await analyze(database);
 
-      const pending = (after: Cursor | null) => pendingBatchQuery(database.dialect, service, protocol, { after, nodes: NODES, limit: BATCH });
+      const pending = (after: Cursor | null) =>
+        pendingBatchQuery(database.dialect, service, protocol, { after, nodes: NODES, limit: BATCH });
       await expectRange(pending(null), push());
       await expectRange(pending(await cursorAfter(BATCH * 4)), { ...push(), rangeOn: protocol.sort });
 
@@ -134,9 +154,18 @@ for (const dialect of DIALECTS) {
       await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }, 'sorted'), pull);
       // Each node bounded by its last processed record (NULL sorts count as before it: the bound is a filter, not the range).
       const bounded = new Map<string, Cursor | null>(NODES.map((n) => [n, middle]));
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: bounded, limit: BATCH }, 'sorted'), pull);
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: bounded, limit: BATCH }), { ...pull, rangeOn: protocol.sort });
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: BATCH }), { ...pull, rangeOn: protocol.sort });
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: bounded, limit: BATCH }, 'sorted'),
+        pull,
+      );
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: bounded, limit: BATCH }), {
+        ...pull,
+        rangeOn: protocol.sort,
+      });
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: BATCH }), {
+        ...pull,
+        rangeOn: protocol.sort,
+      });
     });
   });
 }

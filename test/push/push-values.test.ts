@@ -36,13 +36,27 @@ for (const { name: dialect, available } of DIALECTS) {
       const config = meshConfig({ protocol: t.protocol, nodes: t.nodes, batchSize: 2 });
       await insertAccounts(t.database, [1]);
       const at = (second: number | null) =>
-        second === null ? null : dialect === 'sqlite' ? `2026-11-20T10:00:${String(second).padStart(2, '0')}.000Z` : `2026-11-20 10:00:${String(second).padStart(2, '0')}`;
+        second === null
+          ? null
+          : dialect === 'sqlite'
+            ? `2026-11-20T10:00:${String(second).padStart(2, '0')}.000Z`
+            : `2026-11-20 10:00:${String(second).padStart(2, '0')}`;
       // (id, sort second): sort order differs from id order; three NULL sorts, one of them a big id, inserted last.
       const rows: [string, number | null][] = [
-        [BIG[0]!, 5], ['1', 40], ['2', 3], [BIG[1]!, 20], ['3', null], ['4', 20], ['5', null], [BIG[2]!, null], ['6', 1],
+        [BIG[0]!, 5],
+        ['1', 40],
+        ['2', 3],
+        [BIG[1]!, 20],
+        ['3', null],
+        ['4', 20],
+        ['5', null],
+        [BIG[2]!, null],
+        ['6', 1],
       ];
       for (const [id, second] of rows) {
-        await sql`insert into delivery (id, id_account, create_time, subject) values (${sql.raw(id)}, 1, ${at(second)}, ${`Delivery ${id}`})`.execute(t.database.db);
+        await sql`insert into delivery (id, id_account, create_time, subject) values (${sql.raw(id)}, 1, ${at(second)}, ${`Delivery ${id}`})`.execute(
+          t.database.db,
+        );
       }
       await migrateAndAssign(t.database, config);
       const expected = ['3', '5', BIG[2]!, '6', '2', BIG[0]!, '4', BIG[1]!, '1'];
@@ -66,7 +80,9 @@ for (const { name: dialect, available } of DIALECTS) {
       expect(pulled).toMatchObject({ pulled: 9, failed: 0 });
       const pullFlags = await readFlags(t.database, protocol);
       expect([...pullFlags.values()].filter((f) => f.pullSuccess !== true || f.resultHash === null)).toEqual([]);
-      const asked = t.proxies[0]!.of('pull').flatMap((p) => p.ids).map(String);
+      const asked = t.proxies[0]!.of('pull')
+        .flatMap((p) => p.ids)
+        .map(String);
       expect(asked).toEqual(expected);
     });
 
@@ -83,7 +99,9 @@ for (const { name: dialect, available } of DIALECTS) {
             : ['2026-11-20 10:00:41.899246', '2026-11-20 10:00:42.123'];
       const local = dialect === 'sqlite' ? '2026-11-20T10:00:43.000001Z' : '2026-11-20 10:00:43.000001';
       for (const [i, value] of values.entries()) {
-        await sql`insert into delivery (id, id_account, create_time, local_time, subject) values (${i + 1}, 1, ${value}, ${local}, 'x')`.execute(t.database.db);
+        await sql`insert into delivery (id, id_account, create_time, local_time, subject) values (${i + 1}, 1, ${value}, ${local}, 'x')`.execute(
+          t.database.db,
+        );
       }
       await migrateAndAssign(t.database, config);
       expect(await pushRecords(t.database, config)).toMatchObject({ pushed: 2, failed: 0 });
@@ -95,12 +113,12 @@ for (const { name: dialect, available } of DIALECTS) {
           : dialect === 'mysql'
             ? sql<string>`concat(replace(cast(${sql.ref(column)} as char), ' ', 'T'), 'Z')`
             : sql<string>`${sql.ref(column)}`;
-      const localIso =
-        dialect === 'postgres' ? sql<string>`to_char(local_time, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : iso('local_time');
+      const localIso = dialect === 'postgres' ? sql<string>`to_char(local_time, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : iso('local_time');
       const { rows } = await sql<{ id: number; create_time: string; local_time: string }>`
         select id, ${iso('create_time')} as create_time, ${localIso} as local_time from delivery order by id`.execute(t.database.db);
-      const sent = t.proxies[0]!.forwardedPushes().flatMap((p) => (p.body!.records as Record<string, unknown>[]));
-      const pick = (records: Record<string, unknown>[]) => records.map((r) => ({ id: Number(r.id), create_time: r.create_time, local_time: r.local_time }));
+      const sent = t.proxies[0]!.forwardedPushes().flatMap((p) => p.body!.records as Record<string, unknown>[]);
+      const pick = (records: Record<string, unknown>[]) =>
+        records.map((r) => ({ id: Number(r.id), create_time: r.create_time, local_time: r.local_time }));
       // Millisecond values are printed by the databases with six digits, by mesh with three: compare as instants beyond that.
       const normal = (text: unknown) => String(text).replace(/\.(\d{3})000Z$/, '.$1Z');
       expect(pick(sent).map((r) => ({ ...r, create_time: normal(r.create_time), local_time: normal(r.local_time) }))).toEqual(

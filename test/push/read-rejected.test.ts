@@ -8,7 +8,16 @@ describe('readRejected', () => {
     expect(readRejected(undefined, ids, 'node1')).toEqual({ ok: true, rejected: [] });
     expect(readRejected(null, ids, 'node1')).toEqual({ ok: true, rejected: [] });
     expect(readRejected([], ids, 'node1')).toEqual({ ok: true, rejected: [] });
-    expect(readRejected([{ id: '16', error: 'bad' }, { id: 9007199254740993n.toString(), error: 'big' }], ids, 'node1')).toEqual({
+    expect(
+      readRejected(
+        [
+          { id: '16', error: 'bad' },
+          { id: 9007199254740993n.toString(), error: 'big' },
+        ],
+        ids,
+        'node1',
+      ),
+    ).toEqual({
       ok: true,
       rejected: [
         { id: 16, error: 'bad' },
@@ -24,7 +33,13 @@ describe('readRejected', () => {
       [[7], 'rejected[0]: not an object'],
       [[{ id: true, error: 'x' }], 'rejected[0].id: not a number or a string'],
       [[{ id: 99, error: 'x' }], 'rejected[0].id: 99 is not in the batch'],
-      [[{ id: 15, error: 'x' }, { id: 15, error: 'y' }], 'rejected[1].id: 15 is listed twice'],
+      [
+        [
+          { id: 15, error: 'x' },
+          { id: 15, error: 'y' },
+        ],
+        'rejected[1].id: 15 is listed twice',
+      ],
       [[{ id: 15, error: { text: 'x' } }], 'rejected[0].error: not a string'],
       [[{ id: 15 }], 'rejected[0].error: not a string'],
       [[{ id: 15, error: 'x'.repeat(1_001) }], 'rejected[0].error: longer than 1000 characters'],
