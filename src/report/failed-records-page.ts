@@ -3,8 +3,8 @@ import type { MeshConfig } from '../config/mesh-config.js';
 import type { Row } from '../config/service-config.js';
 import type { Database } from '../db/open-database.js';
 import { toCount, toDbBoolean } from '../db/db-values.js';
-import { NODE_ALIAS, recordSource } from '../db/record-source.js';
-import type { FailedRecord } from './failed-records.js';
+import { recordSource } from '../db/record-source.js';
+import { toFailedRecord, type FailedRecord } from './failed-records.js';
 import { recordStates } from './record-states.js';
 
 export interface FailedRecordsFilter {
@@ -59,21 +59,7 @@ export async function failedRecordsPage(
         select ${source.columns} from ${source.from} where ${where}
         order by ${source.orderBy} limit ${wanted} offset ${skip}`.execute(database.db);
       skip = 0;
-      for (const row of rows) {
-        const pushSuccess = row[flags.pushSuccess];
-        // FALSE comes back as false (PostgreSQL) or 0 (MySQL, SQLite).
-        const dead = pushSuccess === false || pushSuccess === 0;
-        const pushFailed = pushSuccess === null || pushSuccess === undefined;
-        records.push({
-          service: service.name,
-          protocol: protocol.name,
-          id: row[protocol.id],
-          node: (row[NODE_ALIAS] as string | null) ?? null,
-          state: dead ? 'dead' : pushFailed ? 'push' : 'pull',
-          attempts: Number(row[flags.pushAttempts] ?? 0),
-          error: ((dead || pushFailed ? row[flags.pushError] : row[flags.pullError]) as string | null) ?? null,
-        });
-      }
+      for (const row of rows) records.push(toFailedRecord(service.name, protocol, row));
     }
   }
   return { total, records };

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { MeshConfig } from '../config/mesh-config.js';
+import type { MeshConfig, ResolvedProtocol } from '../config/mesh-config.js';
 import type { Row } from '../config/service-config.js';
 import type { Database } from '../db/open-database.js';
 import { NODE_ALIAS, recordSource } from '../db/record-source.js';
@@ -16,6 +16,24 @@ export interface FailedRecord {
   error: string | null;
 }
 
+/** A failed record as a report shows it, from a row read through recordSource. */
+export function toFailedRecord(service: string, protocol: ResolvedProtocol, row: Row): FailedRecord {
+  const { flags } = protocol;
+  const pushSuccess = row[flags.pushSuccess];
+  // FALSE comes back as false (PostgreSQL) or 0 (MySQL, SQLite).
+  const dead = pushSuccess === false || pushSuccess === 0;
+  const pushFailed = pushSuccess === null || pushSuccess === undefined;
+  return {
+    service,
+    protocol: protocol.name,
+    id: row[protocol.id],
+    node: (row[NODE_ALIAS] as string | null) ?? null,
+    state: dead ? 'dead' : pushFailed ? 'push' : 'pull',
+    attempts: Number(row[flags.pushAttempts] ?? 0),
+    error: ((dead || pushFailed ? row[flags.pushError] : row[flags.pullError]) as string | null) ?? null,
+  };
+}
+
 /** `mesh failed`: the failed records, oldest first, at most `limit` per protocol, narrowed by the filters given. Reads only. */
 export async function failedRecords(
   database: Database,
@@ -27,7 +45,6 @@ export async function failedRecords(
     for (const protocol of service.protocols.filter((p) => options.protocol === undefined || p.name === options.protocol)) {
       const source = recordSource(database.dialect, service, protocol);
       const { failed } = recordStates(protocol, database.dialect);
-      const { flags } = protocol;
       const conditions = [failed];
       if (options.node !== undefined) conditions.push(sql`${source.node} = ${options.node}`);
       if (options.entity !== undefined) conditions.push(sql`r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${options.entity}`);
@@ -36,21 +53,7 @@ export async function failedRecords(
         where ${sql.join(conditions, sql` and `)}
         order by ${source.orderBy}
         limit ${options.limit}`.execute(database.db);
-      for (const row of rows) {
-        const pushSuccess = row[flags.pushSuccess];
-        // FALSE comes back as false (PostgreSQL) or 0 (MySQL, SQLite).
-        const dead = pushSuccess === false || pushSuccess === 0;
-        const pushFailed = pushSuccess === null || pushSuccess === undefined;
-        found.push({
-          service: service.name,
-          protocol: protocol.name,
-          id: row[protocol.id],
-          node: (row[NODE_ALIAS] as string | null) ?? null,
-          state: dead ? 'dead' : pushFailed ? 'push' : 'pull',
-          attempts: Number(row[flags.pushAttempts] ?? 0),
-          error: ((dead || pushFailed ? row[flags.pushError] : row[flags.pullError]) as string | null) ?? null,
-        });
-      }
+      for (const row of rows) found.push(toFailedRecord(service.name, protocol, row));
     }
   }
   return found;
