@@ -43,6 +43,9 @@ async function main(): Promise<void> {
         res.end(body);
       });
     });
+    // Idle keep-alive connections stay open longer than the master's pool keeps them (undici: 4 s), so that a
+    // node idle while the others work never closes a connection under a request ("other side closed").
+    server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();
     ports.push(typeof address === 'object' && address ? address.port : 0);
