@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbBoolean } from '../db/db-values.js';
+import { readInPhases } from '../db/read-in-phases.js';
 import { phaseAfter, recordSource, SORT_ALIAS, type Cursor, type KeysetPhase } from '../db/record-source.js';
 
 /**
@@ -71,18 +72,10 @@ export async function readPullCandidates(
   protocol: ResolvedProtocol,
   query: PullCandidatesQuery,
 ): Promise<Row[]> {
-  // NULL sorts first, as for push (read-pending-batch.ts).
-  const phase = phaseAfter(query.after);
-  const { rows } = await pullCandidatesQuery(dialect, service, protocol, query, phase).execute(db);
-  if (phase === 'sorted' || rows.length >= query.limit) return rows;
-  const more = await pullCandidatesQuery(
-    dialect,
-    service,
-    protocol,
-    { ...query, after: null, limit: query.limit - rows.length },
-    'sorted',
-  ).execute(db);
-  return more.rows.length === 0 ? rows : [...rows, ...more.rows];
+  return readInPhases(query.after, query.limit, async (after, limit, phase) => {
+    const { rows } = await pullCandidatesQuery(dialect, service, protocol, { ...query, after, limit }, phase).execute(db);
+    return rows;
+  });
 }
 
 /** A query readPullCandidates runs, unexecuted: for EXPLAIN. `phase` defaults to the one the cursor is in. */

@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbTime } from '../db/db-values.js';
+import { readInPhases } from '../db/read-in-phases.js';
 import { phaseAfter, recordSource, type Cursor, type KeysetPhase } from '../db/record-source.js';
 
 export interface PendingBatchQuery {
@@ -30,18 +31,10 @@ export async function readPendingBatch(
   protocol: ResolvedProtocol,
   query: PendingBatchQuery,
 ): Promise<Row[]> {
-  // NULL sorts first (record-source.ts): a pass still among them reads on into the sorted ones when they run out.
-  const phase = phaseAfter(query.after);
-  const { rows } = await pendingBatchQuery(dialect, service, protocol, query, phase).execute(db);
-  if (phase === 'sorted' || rows.length >= query.limit) return rows;
-  const more = await pendingBatchQuery(
-    dialect,
-    service,
-    protocol,
-    { ...query, after: null, limit: query.limit - rows.length },
-    'sorted',
-  ).execute(db);
-  return more.rows.length === 0 ? rows : [...rows, ...more.rows];
+  return readInPhases(query.after, query.limit, async (after, limit, phase) => {
+    const { rows } = await pendingBatchQuery(dialect, service, protocol, { ...query, after, limit }, phase).execute(db);
+    return rows;
+  });
 }
 
 /**
