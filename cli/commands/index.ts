@@ -122,6 +122,16 @@ export const COMMANDS: Command[] = [
     load: async () => (await import('./retry.js')).run,
   },
   {
+    name: 'recount',
+    summary: 'rebuilds the counters the reports read, from the records themselves, and says what it corrected',
+    usage: 'mesh recount [--service S] [--dry-run] [--json]',
+    options: ['service', 'dry-run', ...DATABASE_OPTIONS],
+    details:
+      'The reports keep processed and failed records as counters written with the flags; run it after records were deleted\n' +
+      'or their flags changed behind mesh, or after a protocol was pointed at another table. Exit status: 0 done; 2 bad usage.',
+    load: async () => (await import('./recount.js')).run,
+  },
+  {
     name: 'metrics',
     summary: "prints the metrics in Prometheus' text exposition format (for node_exporter's textfile collector)",
     usage: 'mesh metrics',

@@ -41,7 +41,7 @@ export async function applyMoves(db: Db, service: ResolvedService, moves: Entity
       const result = await (from === null ? query.where(entity.node, 'is', null) : query.where(entity.node, '=', from)).executeTakeFirst();
       const changed = Number(result.numUpdatedRows);
       moved += changed;
-      if (options.repush && changed > 0) await clearRecordFlags(db, service, chunk, to);
+      if (options.repush && changed > 0) await clearRecordFlags(db, service, chunk, to, from);
     }
   }
   if (moved > 0) await markEntitiesMoved(db, service.name);

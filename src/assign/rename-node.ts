@@ -3,6 +3,7 @@ import { nodesOfService, type MeshConfig } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
 import { MoveRefused } from './move-refused.js';
 import { markEntitiesMoved } from '../db/entity-moves.js';
+import { renameNodeCounts } from '../db/record-counts.js';
 
 export interface RenameNodeResult {
   from: string;
@@ -19,7 +20,7 @@ export interface RenameNodeResult {
  * nodes.config.ts, the name in the entity node columns and in the push_node
  * flags follows, all in one transaction, so that push sends to the node
  * under its new name and pull asks it for what was delivered under the old
- * one. Refused (nothing written) when `to` is not declared, when `from`
+ * one; the report counters follow too. Refused (nothing written) when `to` is not declared, when `from`
  * still is, or when `to` does not run a service `from` holds entities of.
  * `dryRun` counts what would change and writes nothing.
  */
@@ -70,6 +71,7 @@ export async function renameNode(
         }
         result.records.push({ service: service.name, protocol: protocol.name, records });
       }
+      if (!dryRun) await renameNodeCounts(db, database.dialect, service, from, to);
     }
   };
   if (dryRun) await work(database.db);

@@ -13,6 +13,7 @@ const OWN_TABLES = [
   'workmesh_node_health',
   'workmesh_stream_history',
   'workmesh_stream_totals',
+  'workmesh_record_counts',
 ];
 
 /**

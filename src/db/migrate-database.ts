@@ -5,6 +5,8 @@ import { compileSchemaChanges } from './apply-schema-changes.js';
 import type { DialectName } from './database-url.js';
 import type { Database } from './open-database.js';
 import { planSchemaChanges, type SchemaChange } from './plan-schema-changes.js';
+import { rebuildRecordCounts } from './rebuild-record-counts.js';
+import { recordCountsBuilt } from './record-counts.js';
 import { readSchema } from './read-schema.js';
 import { recordingKysely } from './recording-kysely.js';
 
@@ -39,7 +41,8 @@ function ownMigrator(db: Kysely<unknown>, options: { inTransaction?: boolean } =
 /**
  * `mesh migrate`: the package's own tables (Kysely migrations), then the
  * entity node columns, flag columns and indexes the configuration needs,
- * then ANALYZE of the tables it indexed.
+ * then ANALYZE of the tables it indexed, then the report counters of the
+ * protocols that have none yet (rebuild-record-counts.ts).
  *
  * Checks everything first (every configured table, in its own schema, and
  * column) and writes nothing when anything is missing. On PostgreSQL and
@@ -83,6 +86,17 @@ export async function migrateDatabase(database: Database, config: MeshConfig, op
       sql: analyze.map((q) => q.sql),
     });
   }
+  // On a database without the package's tables yet, every protocol's counters are still to be built.
+  const fresh = pending.some((m) => m.name === '0001-own-tables');
+  const unbuilt: string[] = [];
+  for (const service of config.services) {
+    for (const protocol of service.protocols) {
+      if (fresh || !(await recordCountsBuilt(database.db, service, protocol))) unbuilt.push(`${service.name} ${protocol.name}`);
+    }
+  }
+  if (unbuilt.length > 0) {
+    steps.push({ description: `report counters counted from the records (mesh recount): ${unbuilt.join(', ')}`, sql: [] });
+  }
   if (options.dryRun || steps.length === 0) return { steps, problems: [], warnings, dryRun: options.dryRun };
 
   const run = async (on: Kysely<unknown>, inTransaction: boolean) => {
@@ -108,6 +122,8 @@ export async function migrateDatabase(database: Database, config: MeshConfig, op
       await sql`commit`.execute(connection);
     });
   }
+  // After the flag columns exist: their counters are counted from them, one transaction per protocol.
+  if (unbuilt.length > 0) await rebuildRecordCounts(database, config, { onlyUnbuilt: true });
   return { steps, problems: [], warnings, dryRun: false };
 }
 

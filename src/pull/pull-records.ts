@@ -1,6 +1,7 @@
 import type { MeshConfig, ResolvedProtocol } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
 import { readSchema } from '../db/read-schema.js';
+import { ensureRecordCountRows } from '../db/record-counts.js';
 import { runStage, type StageOptions } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome, PullSummary } from './pull-outcome.js';
 import { pullProtocol } from './pull-protocol.js';
@@ -23,6 +24,8 @@ export async function pullRecords(database: Database, config: MeshConfig, option
     work: async ({ service, protocol, targets, requests }) => {
       const types = columnTypes.get(protocol.table) ?? (await readColumnTypes(database, protocol));
       columnTypes.set(protocol.table, types);
+      const nodes = targets.map((t) => t.node.name);
+      await ensureRecordCountRows(database.db, database.dialect, service, protocol, nodes);
       await pullProtocol({
         db: database.db,
         dialect: database.dialect,

@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, PullResult, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbBoolean, toDbTime } from '../db/db-values.js';
+import { addRecordCounts } from '../db/record-counts.js';
 import { rowsChanged, stillDeliveredTo } from '../db/record-guards.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
 import { PullAnswerError, resultValueProblem } from './check-pull-answer.js';
@@ -85,9 +86,27 @@ export interface PullGuard {
  * meanwhile keeps its state, and its result from this node is dropped.
  * With `pull.fn`, or a result column that is a flag column, the records
  * still delivered are selected (and locked) first, so that the function
- * sees only those. Returns what was written.
+ * sees only those. The node's counters of processed and failed records
+ * (record-counts.ts) grow in the same transaction. Returns what was written.
  */
 export async function storePullResults(
+  trx: Db,
+  dialect: DialectName,
+  guard: PullGuard,
+  protocol: ResolvedProtocol,
+  answered: PullBatchResults,
+  columnTypes: Map<string, string>,
+  at: Date,
+): Promise<StoredPull> {
+  const stored = await writePullResults(trx, dialect, guard, protocol, answered, columnTypes, at);
+  await addRecordCounts(trx, dialect, guard.service, protocol, [
+    { node: guard.node, state: 'processed', records: stored.pulled },
+    { node: guard.node, state: 'failed', records: stored.failed },
+  ]);
+  return stored;
+}
+
+async function writePullResults(
   trx: Db,
   dialect: DialectName,
   guard: PullGuard,

@@ -1,6 +1,7 @@
 import { failOverNodes } from '../assign/failover-nodes.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
+import { ensureRecordCountRows } from '../db/record-counts.js';
 import { runStage, type StageOptions } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome, PushSummary } from './push-outcome.js';
 import { pushProtocol } from './push-protocol.js';
@@ -27,8 +28,18 @@ export async function pushRecords(database: Database, config: MeshConfig, option
     name: 'push',
     protocols: (service) => service.protocols,
     newOutcome: (base) => ({ ...base, pushed: 0, failed: 0 }),
-    work: ({ service, protocol, targets, requests }) =>
-      pushProtocol({
+    work: async ({ service, protocol, targets, requests }) => {
+      // Delivered is processed for a protocol without pull: its flag writes add to these rows.
+      if (!protocol.pull) {
+        await ensureRecordCountRows(
+          database.db,
+          database.dialect,
+          service,
+          protocol,
+          targets.map((t) => t.node.name),
+        );
+      }
+      await pushProtocol({
         db: database.db,
         dialect: database.dialect,
         service,
@@ -37,7 +48,8 @@ export async function pushRecords(database: Database, config: MeshConfig, option
         requests,
         ...(options.signal && { signal: options.signal }),
         ...(options.onBatch && { onBatch: options.onBatch }),
-      }),
+      });
+    },
     failed: (all) => all.some((o) => o.failed > 0 || o.unavailable !== undefined),
   });
   return {

@@ -3,6 +3,8 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbBoolean, toDbTime } from '../db/db-values.js';
+import { inTransaction } from '../db/in-transaction.js';
+import { addRecordCounts } from '../db/record-counts.js';
 import { rowsChanged, stillPendingFor } from '../db/record-guards.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
 
@@ -16,6 +18,8 @@ export interface PushGuard {
  * Flags a batch delivered to `node`: one UPDATE for the whole batch,
  * guarded (record-guards.ts): a record moved or re-pushed while the batch
  * was in flight keeps its new state and stays pending for its new node.
+ * For a protocol with no pull, delivered is processed: the node's counter
+ * (record-counts.ts) grows in the same transaction.
  * Returns the rows flagged; the rest of `ids` were skipped.
  */
 export async function markPushed(
@@ -28,15 +32,21 @@ export async function markPushed(
   guard: Omit<PushGuard, 'node'>,
 ): Promise<number> {
   const { flags } = protocol;
-  const result = await sql`
+  const update = (on: Db) =>
+    sql`
     update ${sql.table(protocol.table)} set
       ${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)},
       ${sql.ref(flags.pushTime)} = ${toDbTime(dialect, at)},
       ${sql.ref(flags.pushError)} = null,
       ${sql.ref(flags.pushNode)} = ${node},
       ${sql.ref(flags.pushAttempts)} = ${sql.ref(flags.pushAttempts)} + 1
-    where ${sql.ref(protocol.id)} in (${sql.join(ids)}) and ${stillPendingFor(dialect, guard.service, protocol, node)}`.execute(db);
-  return rowsChanged(result);
+    where ${sql.ref(protocol.id)} in (${sql.join(ids)}) and ${stillPendingFor(dialect, guard.service, protocol, node)}`.execute(on);
+  if (protocol.pull) return rowsChanged(await update(db));
+  return inTransaction(db, async (trx) => {
+    const flagged = rowsChanged(await update(trx));
+    await addRecordCounts(trx, dialect, guard.service, protocol, [{ node, state: 'processed', records: flagged }]);
+    return flagged;
+  });
 }
 
 /**

@@ -3,6 +3,8 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toCount, toDbBoolean } from '../db/db-values.js';
+import { recordCountsBuilt } from '../db/record-counts.js';
+import { countFromCounters } from './live-counts.js';
 import { recordStates } from './record-states.js';
 
 export interface RecordCounts {
@@ -29,12 +31,31 @@ export function addCounts(into: RecordCounts, more: RecordCounts): void {
 export type CountScope = { byNode: true } | { entity: string } | { whole: true };
 
 /**
- * Counts one protocol's records by state with one GROUP BY query in the
- * database, never by loading rows. Each record is joined to its entity for
- * the node (pending needs an assigned entity). Returns counts per node name
- * (`byNode`), or under the key '' for the other scopes.
+ * Counts one protocol's records by state, per node name (`byNode`) or under
+ * the key '' for the other scopes. A service or node scope reads the
+ * counters and the work in flight (live-counts.ts) once the counters are
+ * built; an entity's records, or a protocol whose counters are not built
+ * yet, are counted in full (recountRecords).
  */
 export async function countRecords(
+  db: Db,
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  scope: CountScope,
+): Promise<Map<string, RecordCounts>> {
+  if ('entity' in scope || !(await recordCountsBuilt(db, service, protocol))) return recountRecords(db, dialect, service, protocol, scope);
+  const counts = await countFromCounters(db, dialect, service, protocol);
+  return 'byNode' in scope ? counts.byNode : new Map([['', counts.whole]]);
+}
+
+/**
+ * Counts one protocol's records by state from the records themselves, with
+ * one GROUP BY query in the database, never by loading rows: what `mesh
+ * recount` compares the counters with. Each record is joined to its entity
+ * for the node (pending needs an assigned entity).
+ */
+export async function recountRecords(
   db: Db,
   dialect: DialectName,
   service: ResolvedService,

@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import type { MeshConfig } from '../config/mesh-config.js';
+import type { MeshConfig, ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import { toDbBoolean } from '../db/db-values.js';
 import type { Database } from '../db/open-database.js';
 import { recordSource } from '../db/record-source.js';
-import { recordStates } from './record-states.js';
 
 export interface StreamLag {
   service: string;
@@ -24,15 +24,7 @@ export async function streamLags(database: Database, config: MeshConfig, now = D
   const lags: StreamLag[] = [];
   for (const service of config.services) {
     for (const protocol of service.protocols) {
-      const source = recordSource(database.dialect, service, protocol);
-      const { processed, failed } = recordStates(protocol, database.dialect);
-      const sort = sql.ref(`r.${protocol.sort}`);
-      // The states are tested with CASE, as countRecords does: a flag still NULL makes `not (...)` NULL, not true.
-      const { rows } = await sql<{ node: string; oldest: unknown }>`
-        select ${source.node} as node, min(${sort}) as oldest from ${source.from}
-        where ${source.node} is not null and (case when ${processed} then 0 when ${failed} then 0 else 1 end) = 1
-        group by ${source.node}`.execute(database.db);
-      const byNode = new Map(rows.map((row) => [String(row.node), row.oldest]));
+      const byNode = await oldestPending(database, service, protocol);
       const nodes = new Set([...config.nodes.filter((n) => Object.hasOwn(n.services, service.name)).map((n) => n.name), ...byNode.keys()]);
       for (const node of nodes) {
         const oldest = byNode.get(node) ?? null;
@@ -41,6 +33,50 @@ export async function streamLags(database: Database, config: MeshConfig, now = D
     }
   }
   return lags;
+}
+
+/**
+ * The smallest sort value of the pending records per entity node, read
+ * through the index ranges push and pull read (work in flight, never the
+ * whole table): not delivered and never failed (`push_success IS NULL`),
+ * and, with a pull, delivered and not pulled nor failed.
+ */
+async function oldestPending(database: Database, service: ResolvedService, protocol: ResolvedProtocol): Promise<Map<string, unknown>> {
+  const source = recordSource(database.dialect, service, protocol);
+  const { flags } = protocol;
+  const f = (column: string) => sql.ref(`r.${column}`);
+  const notPulled = sql`${f(flags.pullSuccess)} is null and ${f(flags.pullError)} is null`;
+  const ranges = [
+    protocol.pull
+      ? sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is null and ${notPulled}`
+      : sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is null`,
+  ];
+  if (protocol.pull) ranges.push(sql`${notPulled} and ${f(flags.pushSuccess)} = ${toDbBoolean(database.dialect, true)}`);
+  const oldest = new Map<string, unknown>();
+  for (const range of ranges) {
+    const { rows } = await sql<{ node: string; oldest: unknown }>`
+      select ${source.node} as node, min(${f(protocol.sort)}) as oldest from ${source.from}
+      where ${range} and ${source.node} is not null
+      group by ${source.node}`.execute(database.db);
+    for (const row of rows) {
+      const node = String(row.node);
+      const known = oldest.get(node);
+      if (row.oldest !== null && (known === undefined || known === null || compareSort(row.oldest, known) < 0))
+        oldest.set(node, row.oldest);
+      else if (known === undefined) oldest.set(node, row.oldest);
+    }
+  }
+  return oldest;
+}
+
+/** Sort values as the drivers return them: Date, number, bigint or text. */
+function compareSort(a: unknown, b: unknown): number {
+  if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
+  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint'))
+    return a < b ? -1 : a > b ? 1 : 0;
+  const x = String(a);
+  const y = String(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function ageOf(value: unknown, now: number): number | null {

@@ -113,6 +113,8 @@ for (const dialect of DIALECTS) {
       // Deliveries 1..8 of account ((k-1) % 4) + 1: 1 and 5 are account 1's; 3 is dead.
       await setRecordFlags(project.database, DELIVERIES, [1, 2, 4, 5, 6], { pushSuccess: true, pushAttempts: 1, pushNode: 'node1' });
       await setRecordFlags(project.database, DELIVERIES, [3], { pushSuccess: false, pushError: 'HTTP 400', pushAttempts: 10 });
+      // Flags written by hand, behind mesh: the report counters follow after mesh recount.
+      ok(await project.mesh(['recount']));
       before = await snapshot(project.database);
 
       const reassign = await project.mesh([
@@ -248,6 +250,7 @@ for (const dialect of DIALECTS) {
         pushNode: 'node1',
         pullSuccess: true,
       });
+      ok(await project.mesh(['recount']));
       ok(await project.mesh(['drain', '--node', 'node1']));
       expect(await readAssignments(project.database)).toEqual({ 1: 'node2', 2: 'node2', 3: 'node2', 4: 'node2' });
 

@@ -63,8 +63,10 @@ for (const dialect of DIALECTS) {
         'would apply: own migration 0001-own-tables',
         'would apply: own migration 0002-node-health',
         'would apply: own migration 0003-stream-history',
+        'would apply: own migration 0004-record-counts',
         'would apply: configured tables: 9 columns, 4 indexes',
         'would apply: statistics of the tables indexed: account, delivery',
+        'would apply: report counters counted from the records (mesh recount): micro.emails.timeline deliveries',
       ]);
       const q = dialect.name === 'mysql' ? '`' : '"';
       expect(lines).toContain(`  create index ${q}wm_delivery_id_account${q} on ${q}delivery${q} (${q}id_account${q});`);
@@ -74,7 +76,7 @@ for (const dialect of DIALECTS) {
       const planned = jsonOf<{ steps: { description: string; sql: string[] }[]; problems: string[]; dryRun: boolean }>(dryJson);
       expect(planned.dryRun).toBe(true);
       expect(planned.problems).toEqual([]);
-      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, 3, dialect.name === 'sqlite' ? 13 : 6, 2]);
+      expect(planned.steps.map((s) => s.sql.length)).toEqual([4, 1, 3, 1, dialect.name === 'sqlite' ? 13 : 6, 2, 0]);
       expect(await tableNames(project.database)).toEqual(['account', 'delivery']);
 
       // Before the real migrate, the other commands say what is missing.
@@ -82,7 +84,7 @@ for (const dialect of DIALECTS) {
       expect(unprepared.code).toBe(2);
       expect(unprepared.stdout).toBe('');
       expect(unprepared.stderr).toMatch(
-        /^mesh: the database is not prepared: missing table workmesh_state, table workmesh_lease, table workmesh_run, table workmesh_node_health, table workmesh_stream_history, table workmesh_stream_totals, column account\.node_for_micro_emails_timeline, .*; run mesh migrate\n$/,
+        /^mesh: the database is not prepared: missing table workmesh_state, table workmesh_lease, table workmesh_run, table workmesh_node_health, table workmesh_stream_history, table workmesh_stream_totals, table workmesh_record_counts, column account\.node_for_micro_emails_timeline, .*; run mesh migrate\n$/,
       );
 
       ok(await project.mesh(['migrate', ...paths]));
@@ -93,6 +95,7 @@ for (const dialect of DIALECTS) {
         'workmesh_migration',
         'workmesh_migration_lock',
         'workmesh_node_health',
+        'workmesh_record_counts',
         'workmesh_run',
         'workmesh_state',
         'workmesh_stream_history',

@@ -77,11 +77,13 @@ async function setNode(database: Database, ids: number[], node: string | null): 
 }
 
 async function stateRows(database: Database): Promise<{ key: string; value: string }[]> {
-  // The moves token (src/db/entity-moves.ts) changes with every move: a random value, checked elsewhere.
+  // The moves token (src/db/entity-moves.ts) changes with every move: a random value, checked elsewhere;
+  // the report counters' marks (src/db/record-counts.ts) are written by migrate.
   const rows = await database.db
     .selectFrom('workmesh_state')
     .select(['key', 'value'])
     .where('key', 'not like', 'moves:%')
+    .where('key', 'not like', 'counts:%')
     .orderBy('key')
     .execute();
   return rows.map((r) => ({ key: String(r.key), value: String(r.value) }));

@@ -40,6 +40,7 @@ const OWN_TABLES = [
   'workmesh_migration',
   'workmesh_migration_lock',
   'workmesh_node_health',
+  'workmesh_record_counts',
   'workmesh_run',
   'workmesh_state',
   'workmesh_stream_history',
@@ -99,10 +100,12 @@ for (const dialect of DIALECTS) {
         'own migration 0001-own-tables',
         'own migration 0002-node-health',
         'own migration 0003-stream-history',
+        'own migration 0004-record-counts',
         'configured tables: 14 columns, 5 indexes',
         'statistics of the tables indexed: account, delivery',
+        'report counters counted from the records (mesh recount): micro.emails.timeline deliveries, micro.emails.timeline profiles',
       ]);
-      expect(result.steps[4]!.sql).toEqual(
+      expect(result.steps[5]!.sql).toEqual(
         dialect.name === 'mysql' ? ['analyze table `account`', 'analyze table `delivery`'] : ['analyze "account"', 'analyze "delivery"'],
       );
       expect(await tableNames(database)).toEqual(['account', 'delivery', ...OWN_TABLES]);
@@ -161,7 +164,12 @@ for (const dialect of DIALECTS) {
         [3, null, 0],
       ]);
       const migrations = await database.db.selectFrom('workmesh_migration').select('name').execute();
-      expect(migrations.map((m) => m.name).sort()).toEqual(['0001-own-tables', '0002-node-health', '0003-stream-history']);
+      expect(migrations.map((m) => m.name).sort()).toEqual([
+        '0001-own-tables',
+        '0002-node-health',
+        '0003-stream-history',
+        '0004-record-counts',
+      ]);
     });
 
     it('finds nothing to do the second time', async () => {
@@ -188,7 +196,7 @@ for (const dialect of DIALECTS) {
       expect(dry.dryRun).toBe(true);
       expect(dry.problems).toEqual([]);
       const q = dialect.name === 'mysql' ? '`' : '"';
-      const [own, health, history, configured] = dry.steps;
+      const [own, health, history, counts, configured] = dry.steps;
       expect(own!.description).toBe('own migration 0001-own-tables');
       expect(own!.sql.map((s) => s.split('(')[0]!.trim())).toEqual([
         `create table ${q}workmesh_state${q}`,
@@ -204,6 +212,8 @@ for (const dialect of DIALECTS) {
         `create index ${q}workmesh_stream_history_finished_at${q} on ${q}workmesh_stream_history${q}`,
         `create table ${q}workmesh_stream_totals${q}`,
       ]);
+      expect(counts!.description).toBe('own migration 0004-record-counts');
+      expect(counts!.sql.map((s) => s.split('(')[0]!.trim())).toEqual([`create table ${q}workmesh_record_counts${q}`]);
       expect(configured!.description).toBe('configured tables: 14 columns, 5 indexes');
       const statements = configured!.sql;
       // MySQL and PostgreSQL alter each table once; SQLite adds one column per statement.

@@ -3,6 +3,7 @@ import type { MeshConfig } from '../../src/config/mesh-config.js';
 import type { DialectName } from '../../src/db/database-url.js';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
 import type { Database } from '../../src/db/open-database.js';
+import { rebuildRecordCounts } from '../../src/db/rebuild-record-counts.js';
 import { entityStatus } from '../../src/report/entity-status.js';
 import { nodeReport } from '../../src/report/node-report.js';
 import { serviceReport } from '../../src/report/service-report.js';
@@ -110,6 +111,9 @@ async function reportDatabase(dialect: DialectName, config: MeshConfig): Promise
   await setRecordFlags(database, profiles, [1], { pushTime: at, pushSuccess: true, pushAttempts: 1 });
   await setRecordFlags(database, profiles, [2], { pushTime: at, pushError: 'HTTP 502', pushAttempts: 1 });
   await setRecordFlags(database, profiles, [5], { pushTime: at, pushSuccess: false, pushError: 'HTTP 400', pushAttempts: 10 });
+  // Flags written by hand, not by mesh: the report counters are rebuilt from them, as `mesh recount` does.
+  const recount = await rebuildRecordCounts(database, config);
+  expect(recount.flatMap((r) => r.corrections).length).toBeGreaterThan(0);
   return database;
 }
 

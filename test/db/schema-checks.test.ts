@@ -104,7 +104,7 @@ for (const { name: dialect, available } of DIALECTS) {
       const { database } = await saasDatabase(dialect);
       await seedSaas(database, { accounts: 3, recordsPerAccount: 2 });
       const result = await migrateDatabase(database, configWith(), { dryRun: false });
-      expect(result.steps.at(-1)!.description).toBe('statistics of the tables indexed: account, delivery');
+      expect(result.steps.map((step) => step.description)).toContain('statistics of the tables indexed: account, delivery');
       if (dialect === 'postgres') {
         const { rows } = await sql<{ relname: string }>`
           select relname from pg_stat_user_tables where last_analyze is not null and relname in ('account', 'delivery') order by relname`.execute(

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { drainNode, reassignEntity } from '../../src/assign/move-entities.js';
 import type { PullSummary } from '../../src/pull/pull-outcome.js';
 import type { PushSummary } from '../../src/push/push-outcome.js';
+import { rebuildRecordCounts } from '../../src/db/rebuild-record-counts.js';
 import { retryDeadRecords } from '../../src/push/retry-dead-records.js';
 import {
   BASE_TIME_MS,
@@ -22,6 +23,7 @@ import {
   type MeshTest,
   type SeedRecord,
 } from '../helpers/mesh-fixture.js';
+import { expectCountsMatchRecount } from '../helpers/count-checks.js';
 import { useMeshSuite } from '../helpers/mesh-suite.js';
 import type { RecordingProxy } from '../helpers/recording-proxy.js';
 import { DIALECTS } from '../helpers/test-databases.js';
@@ -99,6 +101,7 @@ for (const dialect of DIALECTS) {
       expect([...flags.values()].every((f) => f.pushSuccess === true)).toBe(true);
       const pushNodes = await t.database.db.selectFrom('delivery').select(`${t.protocol}_push_node as node`).distinct().execute();
       expect(pushNodes.map((r) => r.node)).toEqual(['node2']);
+      await expectCountsMatchRecount(t.database, config, 'after the race');
     });
 
     it('13.1: a drain while a failing batch is in flight counts no attempt against the moved records; a retry racing a push keeps the revived ones', async () => {
@@ -142,11 +145,14 @@ for (const dialect of DIALECTS) {
         .set({ [`${t.protocol}_push_success`]: dialect.name === 'sqlite' ? 1 : true })
         .where('id', '<=', 2)
         .execute();
+      // Those flags were written behind mesh: the report counters follow them after a recount.
+      await rebuildRecordCounts(t.database, config);
       const retried = await retryDeadRecords(t.database, config, {});
       expect(retried.reduce((n, r) => n + r.revived, 0)).toBe(3);
       flags = await readFlags(t.database, t.protocol, { pull: false });
       expect([1, 2].map((id) => flags.get(id)!.pushSuccess)).toEqual([true, true]);
       expect([3, 4, 5].map((id) => flags.get(id)!.pushSuccess)).toEqual([null, null, null]);
+      await expectCountsMatchRecount(t.database, config, 'after the race');
     });
 
     it('13.2: a pull answer in flight across a re-push is dropped; the result is pulled from the node the record went to', async () => {
@@ -191,6 +197,7 @@ for (const dialect of DIALECTS) {
       const flags = await readFlags(t.database, t.protocol);
       for (const flag of flags.values())
         expect(flag).toMatchObject({ pushSuccess: true, pullSuccess: true, resultHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      await expectCountsMatchRecount(t.database, config, 'after the race');
     });
 
     it('13.2: with pull.fn, the function sees only the records still delivered to the node answering', async () => {
@@ -228,6 +235,7 @@ for (const dialect of DIALECTS) {
       expect(seen.sort((a, b) => a - b)).toEqual(range(21, 40));
       const flags = await readFlags(t.database, t.protocol);
       for (const id of range(1, 20)) expect(flags.get(id)).toMatchObject({ pushSuccess: null, pullSuccess: null });
+      await expectCountsMatchRecount(t.database, config, 'after the race');
     });
 
     it('13.3: records resent after a lost acknowledgement together with a late commit are pulled in the next run', async () => {
@@ -256,6 +264,7 @@ for (const dialect of DIALECTS) {
       expect(summary).toMatchObject({ pulled: 6, failed: 0 });
       const flags = await readFlags(t.database, t.protocol);
       for (const flag of flags.values()) expect(flag.pullSuccess).toBe(true);
+      await expectCountsMatchRecount(t.database, config, 'after the race');
     });
 
     it('13.3: the sweep asks for delivered records older than pull.sweepAfterMs whatever the status bound says', async () => {
@@ -285,6 +294,7 @@ for (const dialect of DIALECTS) {
       expect(await pullRecords(t.database, withSweep(0))).toMatchObject({ pulled: 10 });
       const flags = await readFlags(t.database, t.protocol);
       for (const flag of flags.values()) expect(flag.pullSuccess).toBe(true);
+      await expectCountsMatchRecount(t.database, config, 'after the race');
     });
 
     it('13.4: an entity moved without --repush sends its pending records to the new node after its newer records; per entity, order holds across nodes', async () => {
@@ -313,6 +323,7 @@ for (const dialect of DIALECTS) {
       const log = [...t.proxies[0]!.forwardedPushes(), ...t.proxies[1]!.forwardedPushes()].sort((a, b) => a.receivedAt - b.receivedAt);
       const account1 = log.flatMap((r) => r.ids.map(Number)).filter((id) => id <= 20);
       expect(account1).toEqual([...Array(20).keys()].map((i) => i + 1));
+      await expectCountsMatchRecount(t.database, config, 'after the race');
     });
 
     // SQLite only: the servers' transactions wait on row locks by themselves.

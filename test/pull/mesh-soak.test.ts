@@ -17,6 +17,7 @@ import {
   writeMeshConfig,
   type MeshProcess,
 } from '../helpers/mesh-fixture.js';
+import { expectCountsMatchRecount } from '../helpers/count-checks.js';
 import { useMeshSuite } from '../helpers/mesh-suite.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
@@ -157,6 +158,8 @@ for (const dialect of DIALECTS) {
           await Promise.all([...running].map((c) => c.done));
           for (const node of down) await processes.restart(node);
         }
+        // The report counters survived the SIGKILLs, the moves and the masters running side by side.
+        await expectCountsMatchRecount(t.database, config, `soak seed ${seed}, after the chaos`);
 
         // Heal: push and pull until every record is delivered and pulled (killed masters' leases expire in 2 s).
         const total = nextId - 1;
@@ -219,6 +222,7 @@ for (const dialect of DIALECTS) {
           lastRank.set(info.account, info.rank);
         }
         expect({ seed, problems: problems.slice(0, 10), count: problems.length }).toEqual({ seed, problems: [], count: 0 });
+        await expectCountsMatchRecount(t.database, config, `soak seed ${seed}, healed`);
         console.log(`soak ${dialect.name} seed ${seed}: ${total} records, ${JSON.stringify(actions)}: nothing lost`);
       },
       SOAK_MS + 240_000,

@@ -47,7 +47,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       const migrated = await migrateDatabase(t.database, config, { dryRun: false });
       expect(migrated.problems).toEqual([]);
       expect(migrated.warnings).toEqual([]);
-      expect(migrated.steps.at(-1)!.sql).toEqual(
+      expect(migrated.steps.find((step) => step.description.startsWith('statistics'))!.sql).toEqual(
         dialect === 'postgres'
           ? [`analyze "${app}"."account"`, `analyze "${app}"."delivery"`]
           : [`analyze table \`${app}\`.\`account\``, `analyze table \`${app}\`.\`delivery\``],
