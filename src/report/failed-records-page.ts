@@ -5,7 +5,7 @@ import type { Database } from '../db/open-database.js';
 import { toCount, toDbBoolean } from '../db/db-values.js';
 import { recordSource } from '../db/record-source.js';
 import { toFailedRecord, type FailedRecord } from './failed-records.js';
-import { recordStates } from './record-states.js';
+import { failedRanges } from './record-states.js';
 
 export interface FailedRecordsFilter {
   service?: string;
@@ -38,16 +38,18 @@ export async function failedRecordsPage(
     for (const protocol of service.protocols.filter((p) => filter.protocol === undefined || p.name === filter.protocol)) {
       const source = recordSource(database.dialect, service, protocol);
       const { flags } = protocol;
-      const conditions =
+      const ranges =
         filter.state === 'dead'
           ? [sql`r.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(database.dialect, false)}`]
-          : [recordStates(protocol, database.dialect).failed];
-      if (filter.node !== undefined) conditions.push(source.nodeIs(filter.node));
-      const where = sql.join(conditions, sql` and `);
-      const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total from ${source.from} where ${where}`.execute(
-        database.db,
-      );
-      const count = toCount(counted[0]?.total);
+          : failedRanges(protocol, database.dialect);
+      const node = filter.node === undefined ? sql`` : sql` and ${source.nodeIs(filter.node)}`;
+      let count = 0;
+      for (const range of ranges) {
+        const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total from ${source.from} where ${range}${node}`.execute(
+          database.db,
+        );
+        count += toCount(counted[0]?.total);
+      }
       total += count;
       const wanted = page.limit - records.length;
       if (skip >= count) {
@@ -55,9 +57,13 @@ export async function failedRecordsPage(
         continue;
       }
       if (wanted <= 0) continue;
+      const union = sql.join(
+        ranges.map((range) => sql`select ${source.columns} from ${source.from} where ${range}${node}`),
+        sql` union all `,
+      );
       const { rows } = await sql<Row>`
-        select ${source.columns} from ${source.from} where ${where}
-        order by ${source.orderBy} limit ${wanted} offset ${skip}`.execute(database.db);
+        select * from (${union}) u
+        order by u.${sql.ref(protocol.sort)}, u.${sql.ref(protocol.id)} limit ${wanted} offset ${skip}`.execute(database.db);
       skip = 0;
       for (const row of rows) records.push(toFailedRecord(service.name, protocol, row));
     }

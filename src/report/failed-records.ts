@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { MeshConfig, ResolvedProtocol } from '../config/mesh-config.js';
 import type { Row } from '../config/service-config.js';
 import type { Database } from '../db/open-database.js';
 import { NODE_ALIAS, recordSource } from '../db/record-source.js';
-import { recordStates } from './record-states.js';
+import { failedRanges } from './record-states.js';
 
 export interface FailedRecord {
   service: string;
@@ -44,14 +44,18 @@ export async function failedRecords(
   for (const service of config.services.filter((s) => options.service === undefined || s.name === options.service)) {
     for (const protocol of service.protocols.filter((p) => options.protocol === undefined || p.name === options.protocol)) {
       const source = recordSource(database.dialect, service, protocol);
-      const { failed } = recordStates(protocol, database.dialect);
-      const conditions = [failed];
+      const conditions: RawBuilder<unknown>[] = [];
       if (options.node !== undefined) conditions.push(sql`${source.node} = ${options.node}`);
       if (options.entity !== undefined) conditions.push(sql`r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${options.entity}`);
+      const union = sql.join(
+        failedRanges(protocol, database.dialect).map(
+          (range) => sql`select ${source.columns} from ${source.from} where ${sql.join([range, ...conditions], sql` and `)}`,
+        ),
+        sql` union all `,
+      );
       const { rows } = await sql<Row>`
-        select ${source.columns} from ${source.from}
-        where ${sql.join(conditions, sql` and `)}
-        order by ${source.orderBy}
+        select * from (${union}) u
+        order by u.${sql.ref(protocol.sort)}, u.${sql.ref(protocol.id)}
         limit ${options.limit}`.execute(database.db);
       for (const row of rows) found.push(toFailedRecord(service.name, protocol, row));
     }

@@ -32,3 +32,25 @@ export function recordStates(
     failed: sql`(${pushFailed} or ${f(flags.pullSuccess)} = ${no} or (${f(flags.pullSuccess)} is null and ${f(flags.pullError)} is not null))`,
   };
 }
+
+/**
+ * The failed records of `recordStates`, as disjoint conditions whose union
+ * is `failed`, each a range of the push or pull index (by push_success:
+ * FALSE, NULL, then TRUE with the pull flags): a query over their UNION ALL
+ * reads the failed records, never the whole table.
+ */
+export function failedRanges(protocol: ResolvedProtocol, dialect: DialectName): RawBuilder<unknown>[] {
+  const yes = toDbBoolean(dialect, true);
+  const no = toDbBoolean(dialect, false);
+  const f = (column: string) => sql.ref(`r.${column}`);
+  const { flags } = protocol;
+  const pushDead = sql`${f(flags.pushSuccess)} = ${no}`;
+  if (!protocol.pull) return [pushDead, sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is not null`];
+  const pullFailed = sql`(${f(flags.pullSuccess)} = ${no} or (${f(flags.pullSuccess)} is null and ${f(flags.pullError)} is not null))`;
+  return [
+    pushDead,
+    sql`${f(flags.pushSuccess)} is null and (${f(flags.pushError)} is not null or ${pullFailed})`,
+    sql`${f(flags.pullSuccess)} = ${no} and ${f(flags.pushSuccess)} = ${yes}`,
+    sql`${f(flags.pullSuccess)} is null and ${f(flags.pushSuccess)} = ${yes} and ${f(flags.pullError)} is not null`,
+  ];
+}

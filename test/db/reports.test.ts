@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MeshConfig } from '../../src/config/mesh-config.js';
 import type { DialectName } from '../../src/db/database-url.js';
@@ -5,6 +6,9 @@ import { migrateDatabase } from '../../src/db/migrate-database.js';
 import type { Database } from '../../src/db/open-database.js';
 import { rebuildRecordCounts } from '../../src/db/rebuild-record-counts.js';
 import { entityStatus } from '../../src/report/entity-status.js';
+import { failedRecordsPage } from '../../src/report/failed-records-page.js';
+import { failedRecords } from '../../src/report/failed-records.js';
+import { recordStates } from '../../src/report/record-states.js';
 import { nodeReport } from '../../src/report/node-report.js';
 import { serviceReport } from '../../src/report/service-report.js';
 import { createSaasSchema, saasConfigObjects, SAAS_NODE_COLUMN, seedSaas, setRecordFlags, toMeshConfig } from '../helpers/saas-fixture.js';
@@ -253,6 +257,34 @@ for (const dialect of DIALECTS) {
         ],
       });
       expect(await entityStatus(database, service, '99')).toBeNull();
+    });
+
+    it('failedRecords and failedRecordsPage read the failed records through index ranges: the same records, in the same order, as the failed state', async () => {
+      const config = meshConfig();
+      const database = await reportDatabase(dialect.name, config);
+      const service = config.services[0]!;
+      // Every failed record by the state's own condition over the whole table, oldest first, protocol after protocol.
+      const expected: string[] = [];
+      for (const protocol of service.protocols) {
+        const { failed } = recordStates(protocol, database.dialect);
+        const { rows } = await sql<{ id: unknown }>`
+          select r.${sql.ref(protocol.id)} as id from ${sql.table(protocol.table)} r where ${failed}
+          order by r.${sql.ref(protocol.sort)}, r.${sql.ref(protocol.id)}`.execute(database.db);
+        expected.push(...rows.map((row) => `${protocol.name}:${String(row.id)}`));
+      }
+      // Accounts 2, 6, 7, 9 and 13 of deliveries; profiles 2 and 5 (see reportDatabase).
+      expect(expected.length).toBe(7);
+      const listed = await failedRecords(database, config, { limit: 100 });
+      expect(listed.map((r) => `${r.protocol}:${String(r.id)}`)).toEqual(expected);
+      const paged: string[] = [];
+      for (let offset = 0; offset < expected.length + 2; offset += 2) {
+        const page = await failedRecordsPage(database, config, {}, { offset, limit: 2 });
+        expect(page.total).toBe(expected.length);
+        paged.push(...page.records.map((r) => `${r.protocol}:${String(r.id)}`));
+      }
+      expect(paged).toEqual(expected);
+      const dead = await failedRecordsPage(database, config, { state: 'dead' }, { offset: 0, limit: 50 });
+      expect(dead.records.map((r) => `${r.protocol}:${String(r.id)}`).sort()).toEqual(['deliveries:2', 'deliveries:9', 'profiles:5']);
     });
 
     it('counts nothing on an empty database', async () => {
