@@ -21,7 +21,7 @@ export function passIndex(protocol: ResolvedProtocol, stage: 'push' | 'pull'): s
 }
 
 /** The plan of a query as `EXPLAIN QUERY PLAN` (SQLite) or `EXPLAIN` (MySQL, PostgreSQL) shows it. */
-export async function explain(database: Database, query: RawBuilder<Row>): Promise<string[]> {
+export async function explain(database: Database, query: RawBuilder<unknown>): Promise<string[]> {
   const { db, dialect } = database;
   if (dialect === 'sqlite') {
     const { rows } = await sql<{ detail: string }>`explain query plan ${query}`.execute(db);
@@ -90,4 +90,35 @@ export function checkPlan(dialect: DialectName, plan: string[], expected: PlanEx
 export async function checkQueryPlan(database: Database, query: RawBuilder<Row>, expected: PlanExpectation): Promise<PlanCheck> {
   const plan = await explain(database, query);
   return { plan, problems: checkPlan(database.dialect, plan, expected) };
+}
+
+/**
+ * Whether every read of the records table `r` in a plan is a range of one of
+ * the expected indexes, never a scan of the table or of a whole index: for
+ * the reports' queries, which group or sort the few rows they find (work in
+ * flight, failed records) and must never visit the others.
+ */
+export function checkIndexReads(dialect: DialectName, plan: string[], indexes: string[]): string[] {
+  const problems: string[] = [];
+  const names = `(${indexes.join('|')})`;
+  if (dialect === 'sqlite') {
+    const reads = plan.filter((line) => /^(SCAN|SEARCH) r\b/.test(line));
+    if (reads.length === 0) problems.push('the plan does not read r');
+    for (const line of reads) {
+      if (!new RegExp(`^SEARCH r USING (COVERING )?INDEX ${names} \\(`).test(line))
+        problems.push(`r is not read as an index range: ${line}`);
+    }
+  } else if (dialect === 'mysql') {
+    const reads = plan.filter((line) => line.startsWith('table=r '));
+    if (reads.length === 0) problems.push('the plan does not read r');
+    for (const line of reads) {
+      if (!new RegExp(`^table=r type=(range|ref|ref_or_null) key=${names} `).test(line))
+        problems.push(`r is not read as an index range: ${line}`);
+    }
+  } else {
+    if (plan.some((line) => /Seq Scan on \w+ r\b/.test(line))) problems.push('r is scanned sequentially');
+    if (!plan.some((line) => new RegExp(`(Index (Only )?Scan using ${names} on \\w+ r\\b|Bitmap Index Scan on ${names})`).test(line)))
+      problems.push(`r is not read through ${indexes.join(' or ')}`);
+  }
+  return problems;
 }

@@ -161,7 +161,12 @@ async function setFlags(database: Database, config: MeshConfig, records: number,
   const pullFailed = sql`(${id} <= ${inFlight} and ${id} % 2000 = 5)`;
   const pending = sql`(${id} > ${records - PENDING})`;
   const delivered = sql`(${id} > ${inFlight} and ${id} <= ${records - PENDING})`;
-  const at = dialect === 'sqlite' ? sql`'2026-01-01T00:00:00.000Z'` : sql`${new Date(Date.UTC(2026, 0, 1))}`;
+  const at =
+    dialect === 'sqlite'
+      ? sql`'2026-01-01T00:00:00.000Z'`
+      : dialect === 'postgres'
+        ? sql`cast('2026-01-01T00:00:00Z' as timestamptz)`
+        : sql`${new Date(Date.UTC(2026, 0, 1))}`;
   for (let first = 1; first <= records; first += 1_000_000) {
     await sql`
       update delivery set

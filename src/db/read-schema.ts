@@ -108,6 +108,11 @@ interface IndexColumnRow {
 }
 
 async function readIndexes(database: Database, name: string): Promise<string[][]> {
+  return [...(await readIndexColumns(database, name)).values()];
+}
+
+/** The indexes of a table (schema-qualified or not): name → columns in index order. */
+export async function readIndexColumns(database: Pick<Database, 'db' | 'dialect'>, name: string): Promise<Map<string, string[]>> {
   const { schema, table } = splitTableName(name);
   let rows: IndexColumnRow[];
   switch (database.dialect) {
@@ -149,5 +154,5 @@ async function readIndexes(database: Database, name: string): Promise<string[][]
     columns.push(row.column_name);
     byIndex.set(row.index_name, columns);
   }
-  return [...byIndex.values()];
+  return byIndex;
 }

@@ -84,6 +84,8 @@ export function recordSource(
   service: ResolvedService,
   protocol: ResolvedProtocol,
   nodeOf: NodeOfRecord = 'entity',
+  /** An index hint after the records' alias (flag-index-hints.ts), for the reports. */
+  hint: RawBuilder<unknown> = sql``,
 ): RecordSource {
   const { entity } = service;
   const sort = sql.ref(`r.${protocol.sort}`);
@@ -93,7 +95,7 @@ export function recordSource(
   const node = nodeOf === 'entity' ? entityNode : sql`coalesce(r.${sql.ref(protocol.flags.pushNode)}, ${entityNode})`;
   // Dates come back from the servers rounded to milliseconds; the cursor keeps the exact text.
   const sortText = dialect === 'postgres' ? sql`cast(${sort} as text)` : dialect === 'mysql' ? sql`cast(${sort} as char)` : sort;
-  const records = sql`${sql.table(protocol.table)} r`;
+  const records = sql`${sql.table(protocol.table)} r${hint}`;
   let from: RawBuilder<unknown>;
   if (selfEntity) from = records;
   else {

@@ -3,9 +3,10 @@ import type { MeshConfig } from '../config/mesh-config.js';
 import type { Row } from '../config/service-config.js';
 import type { Database } from '../db/open-database.js';
 import { toCount, toDbBoolean } from '../db/db-values.js';
+import { flagIndexHints } from '../db/flag-index-hints.js';
 import { recordSource } from '../db/record-source.js';
 import { toFailedRecord, type FailedRecord } from './failed-records.js';
-import { failedRanges } from './record-states.js';
+import { failedRanges, type FailedRange } from './record-states.js';
 
 export interface FailedRecordsFilter {
   service?: string;
@@ -36,18 +37,20 @@ export async function failedRecordsPage(
   let skip = page.offset;
   for (const service of config.services.filter((s) => filter.service === undefined || s.name === filter.service)) {
     for (const protocol of service.protocols.filter((p) => filter.protocol === undefined || p.name === filter.protocol)) {
-      const source = recordSource(database.dialect, service, protocol);
       const { flags } = protocol;
-      const ranges =
+      const hints = await flagIndexHints(database.db, database.dialect, protocol);
+      const ranges: FailedRange[] =
         filter.state === 'dead'
-          ? [sql`r.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(database.dialect, false)}`]
+          ? [{ where: sql`r.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(database.dialect, false)}`, index: 'push' }]
           : failedRanges(protocol, database.dialect);
-      const node = filter.node === undefined ? sql`` : sql` and ${source.nodeIs(filter.node)}`;
+      const members = ranges.map(({ where, index }) => {
+        const source = recordSource(database.dialect, service, protocol, 'entity', hints[index]);
+        const node = filter.node === undefined ? sql`` : sql` and ${source.nodeIs(filter.node)}`;
+        return { from: sql`from ${source.from} where ${where}${node}`, columns: source.columns };
+      });
       let count = 0;
-      for (const range of ranges) {
-        const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total from ${source.from} where ${range}${node}`.execute(
-          database.db,
-        );
+      for (const member of members) {
+        const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total ${member.from}`.execute(database.db);
         count += toCount(counted[0]?.total);
       }
       total += count;
@@ -58,7 +61,7 @@ export async function failedRecordsPage(
       }
       if (wanted <= 0) continue;
       const union = sql.join(
-        ranges.map((range) => sql`select ${source.columns} from ${source.from} where ${range}${node}`),
+        members.map((member) => sql`select ${member.columns} ${member.from}`),
         sql` union all `,
       );
       const { rows } = await sql<Row>`

@@ -1,7 +1,9 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { MeshConfig, ResolvedProtocol } from '../config/mesh-config.js';
+import type { MeshConfig, ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { DialectName } from '../db/database-url.js';
 import type { Row } from '../config/service-config.js';
 import type { Database } from '../db/open-database.js';
+import { flagIndexHints, NO_HINTS, type FlagIndexHints } from '../db/flag-index-hints.js';
 import { NODE_ALIAS, recordSource } from '../db/record-source.js';
 import { failedRanges } from './record-states.js';
 
@@ -43,22 +45,32 @@ export async function failedRecords(
   const found: FailedRecord[] = [];
   for (const service of config.services.filter((s) => options.service === undefined || s.name === options.service)) {
     for (const protocol of service.protocols.filter((p) => options.protocol === undefined || p.name === options.protocol)) {
-      const source = recordSource(database.dialect, service, protocol);
-      const conditions: RawBuilder<unknown>[] = [];
-      if (options.node !== undefined) conditions.push(sql`${source.node} = ${options.node}`);
-      if (options.entity !== undefined) conditions.push(sql`r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${options.entity}`);
-      const union = sql.join(
-        failedRanges(protocol, database.dialect).map(
-          (range) => sql`select ${source.columns} from ${source.from} where ${sql.join([range, ...conditions], sql` and `)}`,
-        ),
-        sql` union all `,
-      );
-      const { rows } = await sql<Row>`
-        select * from (${union}) u
-        order by u.${sql.ref(protocol.sort)}, u.${sql.ref(protocol.id)}
-        limit ${options.limit}`.execute(database.db);
+      const hints = await flagIndexHints(database.db, database.dialect, protocol);
+      const { rows } = await failedRecordsQuery(database.dialect, service, protocol, options, hints).execute(database.db);
       for (const row of rows) found.push(toFailedRecord(service.name, protocol, row));
     }
   }
   return found;
+}
+
+/** One protocol's failed records, oldest first, at most `limit`: a UNION ALL of the failed index ranges (exported for the plan test). */
+export function failedRecordsQuery(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  options: { node?: string; entity?: string; limit: number },
+  hints: FlagIndexHints = NO_HINTS,
+): RawBuilder<Row> {
+  const members = failedRanges(protocol, dialect).map(({ where, index }) => {
+    const source = recordSource(dialect, service, protocol, 'entity', hints[index]);
+    const conditions = [where];
+    if (options.node !== undefined) conditions.push(sql`${source.node} = ${options.node}`);
+    if (options.entity !== undefined) conditions.push(sql`r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${options.entity}`);
+    return sql`select ${source.columns} from ${source.from} where ${sql.join(conditions, sql` and `)}`;
+  });
+  const union = sql.join(members, sql` union all `);
+  return sql<Row>`
+    select * from (${union}) u
+    order by u.${sql.ref(protocol.sort)}, u.${sql.ref(protocol.id)}
+    limit ${options.limit}`;
 }

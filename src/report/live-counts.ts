@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toCount, toDbBoolean } from '../db/db-values.js';
+import { flagIndexHints, NO_HINTS, type FlagIndexHints } from '../db/flag-index-hints.js';
 import { NO_NODE, readRecordCounts } from '../db/record-counts.js';
 import type { RecordCounts } from './count-records.js';
 
@@ -57,41 +58,54 @@ interface LiveRow {
 }
 
 async function countLive(db: Db, dialect: DialectName, service: ResolvedService, protocol: ResolvedProtocol): Promise<LiveRow[]> {
+  const rows: LiveRow[] = [];
+  for (const query of liveCountQueries(dialect, service, protocol, await flagIndexHints(db, dialect, protocol))) {
+    for (const row of (await query.execute(db)).rows) {
+      rows.push({ node: row.node === null ? null : String(row.node), pending: toCount(row.pending), failed: toCount(row.failed) });
+    }
+  }
+  return rows;
+}
+
+/** The live counts' queries, one per index range (exported for the plan test): node, pending, failed. */
+export function liveCountQueries(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  hints: FlagIndexHints = NO_HINTS,
+): RawBuilder<{ node: unknown; pending: unknown; failed: unknown }>[] {
   const { entity } = service;
   const { flags } = protocol;
   const f = (column: string) => sql.ref(`r.${column}`);
   const selfEntity = protocol.entityRef === undefined;
   const entityNode = selfEntity ? f(entity.node) : sql.ref(`e.${entity.node}`);
-  const from = selfEntity
-    ? sql`${sql.table(protocol.table)} r`
-    : sql`${sql.table(protocol.table)} r left join ${sql.table(entity.table)} e on e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
+  const from = (hint: RawBuilder<unknown>) =>
+    selfEntity
+      ? sql`${sql.table(protocol.table)} r${hint}`
+      : sql`${sql.table(protocol.table)} r${hint} left join ${sql.table(entity.table)} e on e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
   const yes = toDbBoolean(dialect, true);
   const no = toDbBoolean(dialect, false);
   // The done states are the counters' (a pulled record is never counted here, whatever its push flags say).
   const notPulled = protocol.pull ? sql` and ${f(flags.pullSuccess)} is null` : sql``;
   const noError = protocol.pull ? sql`${f(flags.pushError)} is null and ${f(flags.pullError)} is null` : sql`${f(flags.pushError)} is null`;
-  const ranges: { node: RawBuilder<unknown>; where: RawBuilder<unknown>; pending: RawBuilder<unknown> }[] = [
-    { node: entityNode, where: sql`${f(flags.pushSuccess)} is null${notPulled}`, pending: noError },
-    { node: entityNode, where: sql`${f(flags.pushSuccess)} = ${no}${notPulled}`, pending: sql`1 = 0` },
+  const ranges: { node: RawBuilder<unknown>; where: RawBuilder<unknown>; pending: RawBuilder<unknown>; hint: RawBuilder<unknown> }[] = [
+    { node: entityNode, where: sql`${f(flags.pushSuccess)} is null${notPulled}`, pending: noError, hint: hints.push },
+    { node: entityNode, where: sql`${f(flags.pushSuccess)} = ${no}${notPulled}`, pending: sql`1 = 0`, hint: hints.push },
   ];
   if (protocol.pull) {
     ranges.push({
       node: sql`coalesce(${f(flags.pushNode)}, ${entityNode})`,
       where: sql`${f(flags.pullSuccess)} is null and ${f(flags.pushSuccess)} = ${yes}`,
       pending: sql`${f(flags.pullError)} is null`,
+      hint: hints.pull,
     });
   }
-  const rows: LiveRow[] = [];
-  for (const range of ranges) {
-    // Grouped by position: PostgreSQL would not match a second copy of an expression holding a bound parameter.
-    const result = await sql<{ node: unknown; pending: unknown; failed: unknown }>`
+  // Grouped by position: PostgreSQL would not match a second copy of an expression holding a bound parameter.
+  return ranges.map(
+    (range) => sql<{ node: unknown; pending: unknown; failed: unknown }>`
       select ${range.node} as node,
         sum(case when ${range.pending} then 1 else 0 end) as pending,
         sum(case when ${range.pending} then 0 else 1 end) as failed
-      from ${from} where ${range.where} group by 1`.execute(db);
-    for (const row of result.rows) {
-      rows.push({ node: row.node === null ? null : String(row.node), pending: toCount(row.pending), failed: toCount(row.failed) });
-    }
-  }
-  return rows;
+      from ${from(range.hint)} where ${range.where} group by 1`,
+  );
 }

@@ -33,24 +33,34 @@ export function recordStates(
   };
 }
 
+/** One of the failed ranges: its condition, and the pass index it is a range of. */
+export interface FailedRange {
+  where: RawBuilder<unknown>;
+  index: 'push' | 'pull';
+}
+
 /**
  * The failed records of `recordStates`, as disjoint conditions whose union
  * is `failed`, each a range of the push or pull index (by push_success:
  * FALSE, NULL, then TRUE with the pull flags): a query over their UNION ALL
  * reads the failed records, never the whole table.
  */
-export function failedRanges(protocol: ResolvedProtocol, dialect: DialectName): RawBuilder<unknown>[] {
+export function failedRanges(protocol: ResolvedProtocol, dialect: DialectName): FailedRange[] {
   const yes = toDbBoolean(dialect, true);
   const no = toDbBoolean(dialect, false);
   const f = (column: string) => sql.ref(`r.${column}`);
   const { flags } = protocol;
-  const pushDead = sql`${f(flags.pushSuccess)} = ${no}`;
-  if (!protocol.pull) return [pushDead, sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is not null`];
+  const pushDead: FailedRange = { where: sql`${f(flags.pushSuccess)} = ${no}`, index: 'push' };
+  if (!protocol.pull)
+    return [pushDead, { where: sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is not null`, index: 'push' }];
   const pullFailed = sql`(${f(flags.pullSuccess)} = ${no} or (${f(flags.pullSuccess)} is null and ${f(flags.pullError)} is not null))`;
   return [
     pushDead,
-    sql`${f(flags.pushSuccess)} is null and (${f(flags.pushError)} is not null or ${pullFailed})`,
-    sql`${f(flags.pullSuccess)} = ${no} and ${f(flags.pushSuccess)} = ${yes}`,
-    sql`${f(flags.pullSuccess)} is null and ${f(flags.pushSuccess)} = ${yes} and ${f(flags.pullError)} is not null`,
+    { where: sql`${f(flags.pushSuccess)} is null and (${f(flags.pushError)} is not null or ${pullFailed})`, index: 'push' },
+    { where: sql`${f(flags.pullSuccess)} = ${no} and ${f(flags.pushSuccess)} = ${yes}`, index: 'pull' },
+    {
+      where: sql`${f(flags.pullSuccess)} is null and ${f(flags.pushSuccess)} = ${yes} and ${f(flags.pullError)} is not null`,
+      index: 'pull',
+    },
   ];
 }

@@ -1,7 +1,9 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { MeshConfig, ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import { toDbBoolean } from '../db/db-values.js';
+import type { DialectName } from '../db/database-url.js';
 import type { Database } from '../db/open-database.js';
+import { flagIndexHints, NO_HINTS, type FlagIndexHints } from '../db/flag-index-hints.js';
 import { recordSource } from '../db/record-source.js';
 
 export interface StreamLag {
@@ -42,23 +44,10 @@ export async function streamLags(database: Database, config: MeshConfig, now = D
  * and, with a pull, delivered and not pulled nor failed.
  */
 async function oldestPending(database: Database, service: ResolvedService, protocol: ResolvedProtocol): Promise<Map<string, unknown>> {
-  const source = recordSource(database.dialect, service, protocol);
-  const { flags } = protocol;
-  const f = (column: string) => sql.ref(`r.${column}`);
-  const notPulled = sql`${f(flags.pullSuccess)} is null and ${f(flags.pullError)} is null`;
-  const ranges = [
-    protocol.pull
-      ? sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is null and ${notPulled}`
-      : sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is null`,
-  ];
-  if (protocol.pull) ranges.push(sql`${notPulled} and ${f(flags.pushSuccess)} = ${toDbBoolean(database.dialect, true)}`);
   const oldest = new Map<string, unknown>();
-  for (const range of ranges) {
-    const { rows } = await sql<{ node: string; oldest: unknown }>`
-      select ${source.node} as node, min(${f(protocol.sort)}) as oldest from ${source.from}
-      where ${range} and ${source.node} is not null
-      group by ${source.node}`.execute(database.db);
-    for (const row of rows) {
+  const hints = await flagIndexHints(database.db, database.dialect, protocol);
+  for (const query of oldestPendingQueries(database.dialect, service, protocol, hints)) {
+    for (const row of (await query.execute(database.db)).rows) {
       const node = String(row.node);
       const known = oldest.get(node);
       if (row.oldest !== null && (known === undefined || known === null || compareSort(row.oldest, known) < 0))
@@ -67,6 +56,35 @@ async function oldestPending(database: Database, service: ResolvedService, proto
     }
   }
   return oldest;
+}
+
+/** The lag's queries, one per index range (exported for the plan test): node, oldest sort value. */
+export function oldestPendingQueries(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  hints: FlagIndexHints = NO_HINTS,
+): RawBuilder<{ node: unknown; oldest: unknown }>[] {
+  const { flags } = protocol;
+  const f = (column: string) => sql.ref(`r.${column}`);
+  const notPulled = sql`${f(flags.pullSuccess)} is null and ${f(flags.pullError)} is null`;
+  const ranges = [
+    {
+      where: protocol.pull
+        ? sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is null and ${notPulled}`
+        : sql`${f(flags.pushSuccess)} is null and ${f(flags.pushError)} is null`,
+      hint: hints.push,
+    },
+  ];
+  if (protocol.pull)
+    ranges.push({ where: sql`${notPulled} and ${f(flags.pushSuccess)} = ${toDbBoolean(dialect, true)}`, hint: hints.pull });
+  return ranges.map(({ where, hint }) => {
+    const source = recordSource(dialect, service, protocol, 'entity', hint);
+    return sql<{ node: unknown; oldest: unknown }>`
+      select ${source.node} as node, min(${f(protocol.sort)}) as oldest from ${source.from}
+      where ${where} and ${source.node} is not null
+      group by ${source.node}`;
+  });
 }
 
 /** Sort values as the drivers return them: Date, number, bigint or text. */

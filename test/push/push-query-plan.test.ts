@@ -2,8 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkQueryPlan, passIndex, type PlanExpectation } from '../../bench/query-plan.js';
 import { assignService } from '../../src/assign/assign-service.js';
-import type { MeshConfig, ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
-import { validateConfig } from '../../src/config/validate-config.js';
+import type { ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
 import { toDbBoolean } from '../../src/db/db-values.js';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
 import { openDatabase, type Database } from '../../src/db/open-database.js';
@@ -11,6 +10,7 @@ import { SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
 import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
 import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
 import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
+import { analyzePlanTables, PLAN_ACCOUNTS, PLAN_BATCH, PLAN_NODES, PLAN_RECORDS, planTestConfig } from '../helpers/plan-fixture.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
 
 /**
@@ -22,47 +22,6 @@ import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test
  * the planners to choose as they do on real data.
  */
 
-const ACCOUNTS = 400;
-const RECORDS = 60_000;
-const NODES = ['node1', 'node2', 'node3', 'node4'];
-const BATCH = 500;
-
-function benchConfig(): MeshConfig {
-  const result = validateConfig(
-    NODES.map((name) => ({ name, url: 'http://127.0.0.1:9', apiKey: 'unused', services: { 'micro.emails.timeline': {} } })),
-    [
-      {
-        name: 'micro.emails.timeline',
-        entity: { table: 'account', id: 'id', node: 'node_for_micro_emails_timeline', weight: 'weight' },
-        assign: 'roundrobin',
-        protocols: [
-          {
-            name: 'deliveries',
-            table: 'delivery',
-            id: 'id',
-            sort: 'create_time',
-            entityRef: 'id_account',
-            batchSize: BATCH,
-            push: { path: '/api/1.0/deliveries/push.json' },
-            pull: {
-              statusPath: '/api/1.0/deliveries/status.json',
-              path: '/api/1.0/deliveries/pull.json',
-              columns: { hash: 'result_hash' },
-            },
-          },
-        ],
-      },
-    ],
-  );
-  if (!result.ok) throw new Error(result.problems.map((p) => `${p.path}: ${p.message}`).join('; '));
-  return result.config;
-}
-
-async function analyze(database: Database): Promise<void> {
-  if (database.dialect === 'mysql') await sql`analyze table account, delivery`.execute(database.db);
-  else await sql`analyze`.execute(database.db);
-}
-
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`push pending query plan (${dialect.name})`, () => {
     let test: TestDatabase;
@@ -73,11 +32,11 @@ for (const dialect of DIALECTS) {
     beforeAll(async () => {
       test = await createTestDatabase(dialect.name);
       database = await openDatabase(test.url);
-      const config = benchConfig();
+      const config = planTestConfig();
       service = config.services[0]!;
       protocol = service.protocols[0]!;
       await createDemoTables(database);
-      await seedDemoTablesFast(database, { accounts: ACCOUNTS, records: RECORDS });
+      await seedDemoTablesFast(database, { accounts: PLAN_ACCOUNTS, records: PLAN_RECORDS });
       const migrated = await migrateDatabase(database, config, { dryRun: false });
       expect(migrated.problems).toEqual([]);
       await assignService(database.db, config, service);
@@ -94,7 +53,7 @@ for (const dialect of DIALECTS) {
         database.dialect,
         service,
         protocol,
-        { after: null, nodes: NODES, limit: count },
+        { after: null, nodes: PLAN_NODES, limit: count },
         'sorted',
       ).execute(database.db);
       const last = rows.rows[rows.rows.length - 1]!;
@@ -109,21 +68,22 @@ for (const dialect of DIALECTS) {
     const push = (): PlanExpectation => ({ indexes: [passIndex(protocol, 'push')] });
 
     it('reads the first push of a whole table as an ordered range of (push_success, sort, id), without sorting', async () => {
-      await analyze(database);
-      const query = (after: Cursor | null) => pendingBatchQuery(database.dialect, service, protocol, { after, nodes: NODES, limit: BATCH });
+      await analyzePlanTables(database);
+      const query = (after: Cursor | null) =>
+        pendingBatchQuery(database.dialect, service, protocol, { after, nodes: PLAN_NODES, limit: PLAN_BATCH });
       await expectRange(query(null), push());
-      await expectRange(query(await cursorAfter(RECORDS / 2)), { ...push(), rangeOn: protocol.sort });
+      await expectRange(query(await cursorAfter(PLAN_RECORDS / 2)), { ...push(), rangeOn: protocol.sort });
       // The two phases of a pass (NULL sorts first): among the NULLs after an id, and the sorted ones from their start.
       await expectRange(query({ sort: null, id: 5 }), push());
       await expectRange(
-        pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: NODES, limit: BATCH }, 'sorted'),
+        pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: PLAN_NODES, limit: PLAN_BATCH }, 'sorted'),
         push(),
       );
       // A pass for some nodes only (`mesh push --node`, or streams stopped by a failure).
       const some = pendingBatchQuery(database.dialect, service, protocol, {
-        after: await cursorAfter(BATCH),
+        after: await cursorAfter(PLAN_BATCH),
         nodes: ['node2'],
-        limit: BATCH,
+        limit: PLAN_BATCH,
       });
       await expectRange(some, { ...push(), rangeOn: protocol.sort });
     });
@@ -132,37 +92,40 @@ for (const dialect of DIALECTS) {
       // The steady state: 80% delivered (60% pulled), new records pending at the end.
       const { flags } = protocol;
       const yes = toDbBoolean(database.dialect, true);
-      await sql`update delivery set ${sql.ref(flags.pushSuccess)} = ${yes}, ${sql.ref(flags.pushNode)} = 'node1' where id <= ${RECORDS * 0.8}`.execute(
+      await sql`update delivery set ${sql.ref(flags.pushSuccess)} = ${yes}, ${sql.ref(flags.pushNode)} = 'node1' where id <= ${PLAN_RECORDS * 0.8}`.execute(
         database.db,
       );
-      await sql`update delivery set ${sql.ref(flags.pullSuccess)} = ${yes} where id <= ${RECORDS * 0.6}`.execute(database.db);
-      await analyze(database);
+      await sql`update delivery set ${sql.ref(flags.pullSuccess)} = ${yes} where id <= ${PLAN_RECORDS * 0.6}`.execute(database.db);
+      await analyzePlanTables(database);
 
       const pending = (after: Cursor | null) =>
-        pendingBatchQuery(database.dialect, service, protocol, { after, nodes: NODES, limit: BATCH });
+        pendingBatchQuery(database.dialect, service, protocol, { after, nodes: PLAN_NODES, limit: PLAN_BATCH });
       await expectRange(pending(null), push());
-      await expectRange(pending(await cursorAfter(BATCH * 4)), { ...push(), rangeOn: protocol.sort });
+      await expectRange(pending(await cursorAfter(PLAN_BATCH * 4)), { ...push(), rangeOn: protocol.sort });
 
       // Pull: pushed and not pulled, up to each node's last processed record.
       const { rows } = await sql<{ sort: unknown; id: unknown }>`
-        select ${sql.ref(protocol.sort)} as sort, id from delivery where id = ${RECORDS * 0.7}`.execute(database.db);
+        select ${sql.ref(protocol.sort)} as sort, id from delivery where id = ${PLAN_RECORDS * 0.7}`.execute(database.db);
       const middle = { sort: rows[0]!.sort, id: rows[0]!.id };
-      const bounds = new Map<string, Cursor | null>(NODES.map((n) => [n, null]));
+      const bounds = new Map<string, Cursor | null>(PLAN_NODES.map((n) => [n, null]));
       // The push index gives this query its order as well (push_success = TRUE, then sort, id).
       const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }), pull);
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: BATCH }, 'sorted'), pull);
-      // Each node bounded by its last processed record (NULL sorts count as before it: the bound is a filter, not the range).
-      const bounded = new Map<string, Cursor | null>(NODES.map((n) => [n, middle]));
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH }), pull);
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: bounded, limit: BATCH }, 'sorted'),
+        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH }, 'sorted'),
         pull,
       );
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: bounded, limit: BATCH }), {
+      // Each node bounded by its last processed record (NULL sorts count as before it: the bound is a filter, not the range).
+      const bounded = new Map<string, Cursor | null>(PLAN_NODES.map((n) => [n, middle]));
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: bounded, limit: PLAN_BATCH }, 'sorted'),
+        pull,
+      );
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: bounded, limit: PLAN_BATCH }), {
         ...pull,
         rangeOn: protocol.sort,
       });
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: BATCH }), {
+      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: PLAN_BATCH }), {
         ...pull,
         rangeOn: protocol.sort,
       });
