@@ -20,7 +20,7 @@ export interface RenameNodeResult {
  * nodes.config.ts, the name in the entity node columns and in the push_node
  * flags follows, all in one transaction, so that push sends to the node
  * under its new name and pull asks it for what was delivered under the old
- * one; the report counters follow too. Refused (nothing written) when `to` is not declared, when `from`
+ * one; the report counters and the node's health follow too. Refused (nothing written) when `to` is not declared, when `from`
  * still is, or when `to` does not run a service `from` holds entities of.
  * `dryRun` counts what would change and writes nothing.
  */
@@ -74,7 +74,17 @@ export async function renameNode(
       if (!dryRun) await renameNodeCounts(db, database.dialect, service, from, to);
     }
   };
+  // The node's health (its back-off) follows it, unless the new name has a health row of its own already: that one is newer.
+  const renameHealth = async (db: Database['db']) => {
+    const taken = await db.selectFrom('workmesh_node_health').select('node').where('node', '=', to).executeTakeFirst();
+    if (taken === undefined) await db.updateTable('workmesh_node_health').set({ node: to }).where('node', '=', from).execute();
+    else await db.deleteFrom('workmesh_node_health').where('node', '=', from).execute();
+  };
   if (dryRun) await work(database.db);
-  else await database.db.transaction().execute((trx) => work(trx));
+  else
+    await database.db.transaction().execute(async (trx) => {
+      await work(trx);
+      await renameHealth(trx);
+    });
   return result;
 }

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsonOf, newProject, NODE, ok, SERVICE, snapshot, words } from '../helpers/cli-project.js';
+import { readNodeHealth } from '../../src/health/node-health.js';
+import { ensureNodeFailing } from '../helpers/node-health-rows.js';
 import { readAssignments, setRecordFlags } from '../helpers/saas-fixture.js';
 import { DIALECTS } from '../helpers/test-databases.js';
 
@@ -221,6 +223,7 @@ for (const dialect of DIALECTS) {
       });
       expect(await snapshot(project.database)).toEqual(before);
 
+      await ensureNodeFailing(project.database, 'node1', 'connect ECONNREFUSED');
       const renamed = await project.mesh(['rename-node', '--from', 'node1', '--to', 'node1b']);
       expect(renamed.code).toBe(0);
       expect(renamed.stderr).toBe('');
@@ -233,7 +236,14 @@ for (const dialect of DIALECTS) {
         .orderBy('id')
         .execute();
       expect(pushNodes.map((r) => r.deliveries_push_node)).toEqual(['node1b', 'node1b']);
-      ok(await project.mesh(['--nodes']));
+      // Its back-off follows it: the renamed node is not called before its next try.
+      const health = await readNodeHealth(project.database.db);
+      expect([...health.keys()]).toEqual(['node1b']);
+      expect(health.get('node1b')?.lastError).toBe('connect ECONNREFUSED');
+      const nodes = await project.mesh(['--nodes']);
+      expect(nodes.code).toBe(0);
+      expect(nodes.stderr).toContain('node1b');
+      expect(nodes.stderr).toContain('connect ECONNREFUSED');
     });
 
     it('--nodes: one row per node and service with the limits, processed work counted where it was done, filters', async () => {
