@@ -23,16 +23,19 @@ export function passIndex(protocol: ResolvedProtocol, stage: 'push' | 'pull'): s
 /** The plan of a query as `EXPLAIN QUERY PLAN` (SQLite) or `EXPLAIN` (MySQL, PostgreSQL) shows it. */
 export async function explain(database: Database, query: RawBuilder<unknown>): Promise<string[]> {
   const { db, dialect } = database;
-  if (dialect === 'sqlite') {
-    const { rows } = await sql<{ detail: string }>`explain query plan ${query}`.execute(db);
-    return rows.map((r) => r.detail);
-  }
-  if (dialect === 'mysql') {
-    const { rows } = await sql<Record<string, unknown>>`explain ${query}`.execute(db);
-    return rows.map((r) => `table=${r.table} type=${r.type} key=${r.key} rows=${r.rows} extra=${r.Extra ?? ''}`);
-  }
-  const { rows } = await sql<{ 'QUERY PLAN': string }>`explain ${query}`.execute(db);
-  return rows.map((r) => r['QUERY PLAN']);
+  const prefix = dialect === 'sqlite' ? sql`explain query plan` : sql`explain`;
+  const { rows } = await sql<Record<string, unknown>>`${prefix} ${query}`.execute(db);
+  return planLines(dialect, rows);
+}
+
+/** The rows an EXPLAIN returned, one line per step. */
+export function planLines(dialect: DialectName, rows: Record<string, unknown>[]): string[] {
+  if (dialect === 'sqlite') return rows.map((r) => String(r.detail));
+  if (dialect === 'mysql')
+    return rows.map(
+      (r) => `table=${String(r.table)} type=${String(r.type)} key=${String(r.key)} rows=${String(r.rows)} extra=${String(r.Extra ?? '')}`,
+    );
+  return rows.map((r) => String(r['QUERY PLAN']));
 }
 
 export interface PlanExpectation {
@@ -119,6 +122,31 @@ export function checkIndexReads(dialect: DialectName, plan: string[], indexes: s
     if (plan.some((line) => /Seq Scan on \w+ r\b/.test(line))) problems.push('r is scanned sequentially');
     if (!plan.some((line) => new RegExp(`(Index (Only )?Scan using ${names} on \\w+ r\\b|Bitmap Index Scan on ${names})`).test(line)))
       problems.push(`r is not read through ${indexes.join(' or ')}`);
+  }
+  return problems;
+}
+
+/**
+ * Whether a flag write (an UPDATE of a batch by its ids, guarded) finds the
+ * rows of `table` through its primary key: one lookup per id, never a scan
+ * of the table or a range of a flag index.
+ */
+export function checkKeyedWrite(dialect: DialectName, plan: string[], table: string, primaryKey: string): string[] {
+  const problems: string[] = [];
+  if (dialect === 'sqlite') {
+    const reads = plan.filter((line) => new RegExp(`^(SCAN|SEARCH) ${table}\\b`).test(line));
+    if (reads.length === 0) problems.push(`the plan does not read ${table}`);
+    for (const line of reads) {
+      if (!/USING (INTEGER )?PRIMARY KEY|USING INDEX sqlite_autoindex/.test(line))
+        problems.push(`${table} is not read by its key: ${line}`);
+    }
+  } else if (dialect === 'mysql') {
+    const reads = plan.filter((line) => line.startsWith(`table=${table} `));
+    if (reads.length === 0) problems.push(`the plan does not read ${table}`);
+    for (const line of reads) if (!/ key=PRIMARY /.test(line)) problems.push(`${table} is not read by its key: ${line}`);
+  } else {
+    if (plan.some((line) => new RegExp(`Seq Scan on ${table}\\b`).test(line))) problems.push(`${table} is scanned sequentially`);
+    if (!plan.some((line) => line.includes(primaryKey))) problems.push(`${table} is not read through ${primaryKey}`);
   }
   return problems;
 }

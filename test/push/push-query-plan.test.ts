@@ -1,15 +1,19 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkQueryPlan, passIndex, type PlanExpectation } from '../../bench/query-plan.js';
+import { checkKeyedWrite, checkQueryPlan, passIndex, planLines, type PlanExpectation } from '../../bench/query-plan.js';
 import { assignService } from '../../src/assign/assign-service.js';
 import type { ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
-import { toDbBoolean } from '../../src/db/db-values.js';
+import type { Db } from '../../src/config/service-config.js';
+import { toDbBoolean, toDbTime } from '../../src/db/db-values.js';
+import { recordingKysely } from '../../src/db/recording-kysely.js';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
 import { openDatabase, type Database } from '../../src/db/open-database.js';
 import { SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
 import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
 import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
 import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
+import { markPushFailed, markPushed } from '../../src/push/write-push-flags.js';
+import { markPullRequestFailed, storePullResults } from '../../src/pull/write-pull-results.js';
 import { analyzePlanTables, PLAN_ACCOUNTS, PLAN_BATCH, PLAN_NODES, PLAN_RECORDS, planTestConfig } from '../helpers/plan-fixture.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
 
@@ -129,6 +133,75 @@ for (const dialect of DIALECTS) {
         ...pull,
         rangeOn: protocol.sort,
       });
+    });
+
+    it('writes the guarded flags of a batch through the primary key, and the pull sweep reads a range of the pull index', async () => {
+      // The table as the previous test left it: 80% delivered, 60% pulled. A batch of pending ids, and one of delivered ids.
+      const { flags } = protocol;
+      const idsWhere = async (where: ReturnType<typeof sql>) =>
+        (await sql<{ id: unknown }>`select id from delivery where ${where} order by id limit ${PLAN_BATCH}`.execute(database.db)).rows.map(
+          (r) => r.id,
+        );
+      const pending = await idsWhere(sql`${sql.ref(flags.pushSuccess)} is null`);
+      const delivered = await idsWhere(sql`${sql.ref(flags.pullSuccess)} is null and ${sql.ref(flags.pushSuccess)} is not null`);
+      expect([pending.length, delivered.length]).toEqual([PLAN_BATCH, PLAN_BATCH]);
+      // The engine's own statements, compiled by a Kysely that records them instead of running them.
+      const recorded: CompiledQuery[] = [];
+      const writes = recordingKysely(database.dialect, recorded) as Db;
+      const at = new Date();
+      await markPushed(writes, database.dialect, protocol, pending, at, 'node1', { service });
+      await markPushFailed(writes, database.dialect, protocol, pending, at, 'HTTP 422', { service, node: 'node1' });
+      const guard = { service, node: 'node1' };
+      const answered = { succeeded: delivered.map((id) => ({ record: { id }, result: { id, hash: 'h' } })), failed: [] };
+      await storePullResults(writes, database.dialect, guard, protocol, answered, new Map(), at);
+      await storePullResults(
+        writes,
+        database.dialect,
+        guard,
+        protocol,
+        { succeeded: [], failed: delivered.map((id) => ({ record: { id }, error: 'bad' })) },
+        new Map(),
+        at,
+      );
+      await markPullRequestFailed(writes, database.dialect, guard, protocol, delivered, at, 'HTTP 500');
+      const updates = recorded.filter(
+        (q) => /^\s*(with|update)/i.test(q.sql) && / delivery\b|"delivery"|`delivery`/.test(q.sql.split('set')[0]!),
+      );
+      expect(updates.length).toBeGreaterThanOrEqual(5);
+      const primaryKey = database.dialect === 'postgres' ? 'delivery_pkey' : 'PRIMARY';
+      for (const update of updates) {
+        const prefix = database.dialect === 'sqlite' ? 'explain query plan ' : 'explain ';
+        const { rows } = await database.db.executeQuery<Record<string, unknown>>(
+          CompiledQuery.raw(`${prefix}${update.sql}`, [...update.parameters]),
+        );
+        const plan = planLines(database.dialect, rows);
+        expect(
+          checkKeyedWrite(database.dialect, plan, 'delivery', primaryKey),
+          `${update.sql.slice(0, 120)}\nplan:\n${plan.join('\n')}`,
+        ).toEqual([]);
+      }
+
+      // The sweep: records delivered long ago are asked for whatever the node's bound says; still one range of the pull index.
+      // Delivered records carry their push time: an hour ago, and the last tenth just now.
+      const pushedAt = (ms: number) => toDbTime(database.dialect, new Date(Date.now() - ms));
+      await sql`update delivery set ${sql.ref(flags.pushTime)} = ${pushedAt(3_600_000)} where ${sql.ref(flags.pushSuccess)} is not null`.execute(
+        database.db,
+      );
+      await sql`update delivery set ${sql.ref(flags.pushTime)} = ${pushedAt(0)} where id > ${PLAN_RECORDS * 0.7} and ${sql.ref(flags.pushSuccess)} is not null`.execute(
+        database.db,
+      );
+      await analyzePlanTables(database);
+      const sweepBefore = toDbTime(database.dialect, new Date(Date.now() - 300_000));
+      const bounds = new Map<string, 'none'>(PLAN_NODES.map((n) => [n, 'none']));
+      const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH, sweepBefore }),
+        pull,
+      );
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH, sweepBefore }, 'sorted'),
+        pull,
+      );
     });
   });
 }
