@@ -23,6 +23,7 @@ import {
 } from '../helpers/mesh-fixture.js';
 import { useMeshSuite } from '../helpers/mesh-suite.js';
 import { DIALECTS } from '../helpers/test-databases.js';
+import type { DialectName } from '../../src/db/database-url.js';
 
 /**
  * The report counters (issue 12.1): after every kind of write the engine
@@ -35,17 +36,32 @@ import { DIALECTS } from '../helpers/test-databases.js';
 
 const { newTest, tempDir } = useMeshSuite({ nodes: 2, tempPrefix: 'workmesh-counts-' });
 
+/** Two nodes, `accounts` accounts with `records` records spread over them, migrated and assigned; the spec's other fields as given. */
+async function countsTest(
+  dialect: DialectName,
+  options: { batchSize: number; maxAttempts?: number; pull?: boolean; accounts: number; records: number },
+) {
+  const t = await newTest(dialect, 2);
+  const { accounts, records, ...rest } = options;
+  const spec = { protocol: t.protocol, nodes: t.nodes, ...rest };
+  const config = meshConfig(spec);
+  const { service, protocol } = serviceOf(config);
+  const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
+  await insertAccounts(t.database, range(1, accounts));
+  await insertRecords(t.database, scrambledRecords({ from: 1, to: records, accounts }));
+  await migrateAndAssign(t.database, config);
+  return { t, spec, config, service, protocol, args };
+}
+
 for (const dialect of DIALECTS) {
   describe.skipIf(!dialect.available)(`report counters (${dialect.name})`, () => {
     it('equal a full recount after push, pull, processing errors, dead records, retry, moves, drain and rename', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 7, maxAttempts: 1 };
-      const config = meshConfig(spec);
-      const { service, protocol } = serviceOf(config);
-      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
-      await insertAccounts(t.database, range(1, 4));
-      await insertRecords(t.database, scrambledRecords({ from: 1, to: 40, accounts: 4 }));
-      await migrateAndAssign(t.database, config);
+      const { t, spec, config, service, protocol, args } = await countsTest(dialect.name, {
+        batchSize: 7,
+        maxAttempts: 1,
+        accounts: 4,
+        records: 40,
+      });
       await expectCountsMatchRecount(t.database, config, 'after migrate');
 
       // Record 1 is refused by node1 (422, a record fault) and, with maxAttempts 1, dies at once.
@@ -122,14 +138,12 @@ for (const dialect of DIALECTS) {
     }, 120_000);
 
     it('count the delivered records of a protocol without pull as processed, and a re-push takes them out', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 5, pull: false };
-      const config = meshConfig(spec);
-      const { service, protocol } = serviceOf(config);
-      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
-      await insertAccounts(t.database, range(1, 3));
-      await insertRecords(t.database, scrambledRecords({ from: 1, to: 24, accounts: 3 }));
-      await migrateAndAssign(t.database, config);
+      const { t, config, service, protocol, args } = await countsTest(dialect.name, {
+        batchSize: 5,
+        pull: false,
+        accounts: 3,
+        records: 24,
+      });
       await mesh(['push', '--json', ...args]);
       const pushed = await expectCountsMatchRecount(t.database, config, 'after push');
       const processed = Object.values(pushed[`${service.name}/${protocol.name}`]!).reduce((n, c) => n + c.processed, 0);
@@ -140,14 +154,8 @@ for (const dialect of DIALECTS) {
     }, 60_000);
 
     it('stay exact with two masters at once and a master killed with SIGKILL mid-run', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 3 };
-      const config = meshConfig(spec);
-      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
+      const { t, config, args } = await countsTest(dialect.name, { batchSize: 3, accounts: 6, records: 120 });
       const env = { WORKMESH_LEASE_MS: '1000' };
-      await insertAccounts(t.database, range(1, 6));
-      await insertRecords(t.database, scrambledRecords({ from: 1, to: 120, accounts: 6 }));
-      await migrateAndAssign(t.database, config);
       // Slow answers keep batches in flight long enough for the kill to land mid-run.
       for (const proxy of t.proxies) proxy.fault = () => ({ kind: 'delay-answer', ms: 30 });
       const victim = spawnMesh(['run', '--once', '--json', ...args], env);
@@ -169,14 +177,7 @@ for (const dialect of DIALECTS) {
     }, 120_000);
 
     it('are rebuilt by mesh recount, which says what it corrected after records changed behind the master', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 10 };
-      const config = meshConfig(spec);
-      const { service, protocol } = serviceOf(config);
-      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
-      await insertAccounts(t.database, range(1, 2));
-      await insertRecords(t.database, scrambledRecords({ from: 1, to: 30, accounts: 2 }));
-      await migrateAndAssign(t.database, config);
+      const { t, config, service, protocol, args } = await countsTest(dialect.name, { batchSize: 10, accounts: 2, records: 30 });
       await mesh(['push', '--json', ...args]);
       await waitUntil(
         async () => {
