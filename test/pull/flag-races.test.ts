@@ -149,6 +149,38 @@ for (const dialect of DIALECTS) {
       expect([3, 4, 5].map((id) => flags.get(id)!.pushSuccess)).toEqual([null, null, null]);
     });
 
+    it('13.1: two nodes answering together have their flags written together, each still guarded: the batch of an entity moved meanwhile stays pending for its new node', async () => {
+      const t = await newTest(dialect.name, 2);
+      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 10, pull: false };
+      const config = meshConfig(spec);
+      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
+      await insertAccounts(t.database, [1, 2]);
+      await insertRecords(t.database, [...recordsOf(1, 1, 10), ...recordsOf(2, 11, 10)]);
+      await migrateAndAssign(t.database, config);
+      const before = await readRecords(t.database);
+      expect([idsOnNode(before, 'node1'), idsOnNode(before, 'node2')]).toEqual([range(1, 10), range(11, 20)]);
+      const { service } = serviceOf(config);
+
+      const gates = t.proxies.map((proxy) => holdAnswers(proxy, 'push'));
+      const push = spawnMesh(['push', '--json', ...args]);
+      for (const proxy of t.proxies) await proxy.waitFor((rs) => rs.some((r) => r.endpoint === 'push' && r.forwarded), 'a push');
+      await reassignEntity(t.database.db, config, service, '1', { to: 'node2', repush: false });
+      // Both answers arrive at once: their flag writes go in one group.
+      for (const gate of gates) gate.release();
+      const run1 = await push.done;
+      expect(run1.stderr).toBe('');
+      const summary1 = JSON.parse(run1.stdout) as PushSummary;
+      expect(summary1.nodes.find((n) => n.node === 'node1')).toMatchObject({ pushed: 0, skippedRecords: 10 });
+      expect(summary1.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 10 });
+      const flags = await readFlags(t.database, t.protocol, { pull: false });
+      for (const id of range(1, 10)) expect(flags.get(id), `record ${id}`).toMatchObject({ pushSuccess: null, pushAttempts: 0 });
+      for (const id of range(11, 20)) expect(flags.get(id), `record ${id}`).toMatchObject({ pushSuccess: true });
+
+      const run2 = await mesh(['push', '--json', ...args]);
+      expect(JSON.parse(run2.stdout)).toMatchObject({ pushed: 10 });
+      expect(t.proxies[1]!.pushedIds()).toEqual([...range(11, 20), ...range(1, 10)]);
+    });
+
     it('13.2: a pull answer in flight across a re-push is dropped; the result is pulled from the node the record went to', async () => {
       // Before the guard: all 60 results stored from node1 with pull_success TRUE, node2 never asked. After: 0 lost.
       const t = await newTest(dialect.name, 2);
