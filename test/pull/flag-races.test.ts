@@ -25,6 +25,7 @@ import {
 import { useMeshSuite } from '../helpers/mesh-suite.js';
 import type { RecordingProxy } from '../helpers/recording-proxy.js';
 import { DIALECTS } from '../helpers/test-databases.js';
+import type { DialectName } from '../../src/db/database-url.js';
 
 /**
  * The races of issue 13, each made deterministic: a proxy holds a node's
@@ -52,6 +53,18 @@ function holdAnswers(proxy: RecordingProxy, endpoint: 'push' | 'pull'): { releas
 /** `count` records of one account, one second apart from `startMs`. */
 function recordsOf(account: number, firstId: number, count: number, startMs = BASE_TIME_MS): SeedRecord[] {
   return Array.from({ length: count }, (_, i) => ({ id: firstId + i, account, timeMs: startMs + (firstId + i) * 1000 }));
+}
+
+/** Two nodes and accounts 1 and 2 with these records, assigned, for a push without pull. */
+async function twoAccountsPushed(dialect: DialectName, batchSize: number, records: SeedRecord[]) {
+  const t = await newTest(dialect, 2);
+  const spec = { protocol: t.protocol, nodes: t.nodes, batchSize, pull: false };
+  const config = meshConfig(spec);
+  const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
+  await insertAccounts(t.database, [1, 2]);
+  await insertRecords(t.database, records);
+  await migrateAndAssign(t.database, config);
+  return { t, config, args };
 }
 
 async function waitProcessed(t: MeshTest, backend: number, ids: number[]): Promise<void> {
@@ -150,13 +163,7 @@ for (const dialect of DIALECTS) {
     });
 
     it('13.1: two nodes answering together have their flags written together, each still guarded: the batch of an entity moved meanwhile stays pending for its new node', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 10, pull: false };
-      const config = meshConfig(spec);
-      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
-      await insertAccounts(t.database, [1, 2]);
-      await insertRecords(t.database, [...recordsOf(1, 1, 10), ...recordsOf(2, 11, 10)]);
-      await migrateAndAssign(t.database, config);
+      const { t, config, args } = await twoAccountsPushed(dialect.name, 10, [...recordsOf(1, 1, 10), ...recordsOf(2, 11, 10)]);
       const before = await readRecords(t.database);
       expect([idsOnNode(before, 'node1'), idsOnNode(before, 'node2')]).toEqual([range(1, 10), range(11, 20)]);
       const { service } = serviceOf(config);
@@ -320,14 +327,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('13.4: an entity moved without --repush sends its pending records to the new node after its newer records; per entity, order holds across nodes', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 5, pull: false };
-      const config = meshConfig(spec);
-      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
-      await insertAccounts(t.database, [1, 2]);
       // Account 1 (node1): records 1..20 at t=1..20 s; account 2 (node2): records 21..40 at t=21..40 s.
-      await insertRecords(t.database, [...recordsOf(1, 1, 20), ...recordsOf(2, 21, 20)]);
-      await migrateAndAssign(t.database, config);
+      const { t, config, args } = await twoAccountsPushed(dialect.name, 5, [...recordsOf(1, 1, 20), ...recordsOf(2, 21, 20)]);
       // node1 takes two batches, then fails: records 11..20 stay pending. node2 takes all its records.
       t.proxies[0]!.fault = (r) =>
         t.proxies[0]!.of('push').length > 2 && r.endpoint === 'push' ? { kind: 'answer', status: 503, body: 'down' } : undefined;
