@@ -5,7 +5,7 @@ export const MAX_GATHER_MS = 50;
 
 export interface FlagWriteGroupProps {
   db: Db;
-  /** A group is written as soon as it holds this many records (a full batch's worth). */
+  /** A group is written as soon as it holds this many records: as many as the node streams hold at most, a whole wave of partial batches. */
   minRows: number;
   /** Whether answers are still on their way (requests in flight or queued): if none, waiting gathers nothing. */
   answersExpected(): boolean;
@@ -31,9 +31,11 @@ interface QueuedWrite {
  *
  * A group is written once the one before it has committed and it holds
  * `minRows` records, or no more answers are expected, or MAX_GATHER_MS
- * after it was started: with few nodes a batch is a group of its own and
- * goes at once; with many, small batches are gathered to a full batch's
- * worth, so that the commits stay as few as with few nodes.
+ * after it was started: with few nodes a group is the batches in flight
+ * together (a node's next batch waits for its flags anyway); with many,
+ * the partial batches sent together (runNodeStreams) are gathered, so that
+ * the commits stay as few as with few nodes. A node whose answer takes
+ * long delays the others' groups by MAX_GATHER_MS at most.
  * Each batch keeps its own statements, guards and counts (the `work` given
  * runs as it would alone, in the group's transaction), in the order of
  * their smallest record id, so that two masters' groups lock rows in the
