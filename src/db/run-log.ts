@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../config/service-config.js';
+import { fitRunSummary } from './fit-run-summary.js';
 
 /** Records a run in `workmesh_run`; returns its id. */
 export async function startRun(db: Db, command: string, owner: string): Promise<string> {
@@ -11,7 +12,7 @@ export async function startRun(db: Db, command: string, owner: string): Promise<
 export async function finishRun(db: Db, id: string, status: 'ok' | 'failed', summary: unknown): Promise<void> {
   await db
     .updateTable('workmesh_run')
-    .set({ finished_at: Date.now(), status, summary: JSON.stringify(summary) })
+    .set({ finished_at: Date.now(), status, summary: fitRunSummary(summary) })
     .where('id', '=', id)
     .execute();
 }

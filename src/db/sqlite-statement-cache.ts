@@ -1,8 +1,13 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
-/** Distinct statements kept prepared; a push or pull cycles through a handful. */
-const DEFAULT_CAPACITY = 64;
+/**
+ * Distinct statements kept prepared. A push or pull cycles through a handful
+ * of shapes, but a flag UPDATE's text depends on its batch's length: with
+ * many nodes the batches are partial, of any length up to the batch size,
+ * and 64 let every one of them be prepared anew.
+ */
+const DEFAULT_CAPACITY = 1024;
 
 /**
  * better-sqlite3 behind Kysely, with prepared statements reused by their SQL

@@ -6,7 +6,8 @@ import { toDbTime } from '../db/db-values.js';
 import { dataErrorText, isDataError } from '../db/storage-error.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
 import { countSkipped } from '../stream/count-skipped.js';
-import { runNodeStreams } from '../stream/node-streams.js';
+import { FlagWriteGroup, smallestId } from '../stream/flag-write-group.js';
+import { HELD_BATCHES, runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
@@ -36,8 +37,9 @@ export interface ProtocolPullProps {
  * processed record, then in one ordered pass over the records pushed and
  * not yet pulled (up to each node's bound, and besides the bound those
  * delivered more than `pull.sweepAfterMs` ago) asks each node for its
- * batches and stores what it answers, one transaction per batch. A bad
- * answer or a batch the database refuses fails that node's stream only.
+ * batches and stores what it answers, the batches answered together in one
+ * transaction (FlagWriteGroup). A bad answer or a batch the database
+ * refuses fails that node's stream only.
  */
 export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   const { db, dialect, service, protocol } = props;
@@ -69,6 +71,11 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   if (bounds.size === 0) return;
   const sweepAfterMs = pull.sweepAfterMs ?? DEFAULT_SWEEP_AFTER_MS;
   const sweepBefore = toDbTime(dialect, new Date(Date.now() - sweepAfterMs));
+  const resultWrites = new FlagWriteGroup({
+    db,
+    minRows: HELD_BATCHES * protocol.batchSize,
+    answersExpected: () => props.requests.size + props.requests.pending > 0,
+  });
 
   await runNodeStreams({
     nodes: [...bounds.keys()],
@@ -111,7 +118,9 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       let stored: StoredPull;
       try {
         const matched = matchResults(batch, protocol.id, answer.body.results, nodeName);
-        stored = await db.transaction().execute((trx) => storePullResults(trx, dialect, guard, protocol, matched, props.columnTypes, at));
+        stored = await resultWrites.write(smallestId(ids), ids.length, (trx) =>
+          storePullResults(trx, dialect, guard, protocol, matched, props.columnTypes, at),
+        );
       } catch (error) {
         // A bad answer, the user's function failing, or the database refusing this batch's data: the batch is
         // rolled back and fails, this stream stops, other nodes go on. Anything else (a lost connection) ends the run.

@@ -78,6 +78,17 @@ export async function readPullCandidates(
   });
 }
 
+/**
+ * `(a or b or ...)` nested as a balanced tree: SQLite parses a flat chain as
+ * one expression as deep as it is long and refuses past 1,000 (every node's
+ * bound is a term: 1,000 nodes); balanced, the depth is about log2 of it.
+ */
+function anyOf(terms: RawBuilder<unknown>[]): RawBuilder<unknown> {
+  if (terms.length <= 2) return sql`(${sql.join(terms, sql` or `)})`;
+  const half = Math.ceil(terms.length / 2);
+  return sql`(${anyOf(terms.slice(0, half))} or ${anyOf(terms.slice(half))})`;
+}
+
 /** A query readPullCandidates runs, unexecuted: for EXPLAIN. `phase` defaults to the one the cursor is in. */
 export function pullCandidatesQuery(
   dialect: DialectName,
@@ -103,7 +114,7 @@ export function pullCandidatesQuery(
   const conditions = [
     sql`r.${sql.ref(protocol.flags.pullSuccess)} is null`,
     sql`r.${sql.ref(protocol.flags.pushSuccess)} = ${toDbBoolean(dialect, true)}`,
-    sql`(${sql.join(perNode, sql` or `)})`,
+    anyOf(perNode),
   ];
   conditions.push(source.inPhase(phase, query.after));
   // As for push (read-pending-batch.ts): PostgreSQL needs the index's order spelled out, or it sorts every batch.

@@ -6,7 +6,8 @@ import { NODE_ALIAS, SORT_ALIAS } from '../db/record-source.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
 import type { FailureClass } from '../nodes/node-transport.js';
 import { countSkipped } from '../stream/count-skipped.js';
-import { runNodeStreams } from '../stream/node-streams.js';
+import { FlagWriteGroup, smallestId } from '../stream/flag-write-group.js';
+import { HELD_BATCHES, runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
 import { readMovesToken } from '../db/entity-moves.js';
@@ -51,7 +52,8 @@ type PartResult = 'clean' | 'isolated' | 'stop';
 /**
  * Pushes one protocol's pending records to the target nodes in one ordered
  * pass (see runNodeStreams): one query per batch read, one request and one
- * flag UPDATE per batch sent.
+ * flag UPDATE per batch sent, the UPDATEs of batches answered together
+ * committed together (FlagWriteGroup).
  *
  * Failures follow their cause (node contract v1.1). The node's (down,
  * time-out, 401/404/429/5xx, not JSON, an invalid answer) write no flag and
@@ -72,6 +74,11 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   let recordColumns: string[] | undefined;
   /** The service's moves token when the pass began. */
   let movesToken: { at: string | null } | undefined;
+  const flagWrites = new FlagWriteGroup({
+    db,
+    minRows: HELD_BATCHES * protocol.batchSize,
+    answersExpected: () => props.requests.size + props.requests.pending > 0,
+  });
 
   const deliver = async (target: PushTarget, items: Item[]): Promise<Answer> => {
     const records = items.map((item) => item.wire);
@@ -114,17 +121,12 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       ...(error !== undefined && { error }),
     });
 
-  /** The only write of a delivery: one UPDATE for the records given. */
+  /** The only write of a delivery: one UPDATE for the records given, in the group of batches answered with it. */
   const flagDelivered = async (target: PushTarget, items: Item[], at: Date): Promise<void> => {
     if (items.length === 0) return;
-    const flagged = await markPushed(
-      db,
-      dialect,
-      protocol,
-      items.map((i) => i.id),
-      at,
-      target.node.name,
-      { service },
+    const ids = items.map((i) => i.id);
+    const flagged = await flagWrites.write(smallestId(ids), ids.length, (trx) =>
+      markPushed(trx, dialect, protocol, ids, at, target.node.name, { service }),
     );
     target.outcome.pushed += flagged;
     countSkipped(target.outcome, items.length - flagged);
@@ -139,14 +141,9 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     const byError = new Map<string, Item[]>();
     for (const { item, error } of rejected) byError.set(error, [...(byError.get(error) ?? []), item]);
     for (const [error, items] of byError) {
-      const flagged = await markPushFailed(
-        db,
-        dialect,
-        protocol,
-        items.map((i) => i.id),
-        at,
-        error,
-        { service, node: target.node.name },
+      const ids = items.map((i) => i.id);
+      const flagged = await flagWrites.write(smallestId(ids), ids.length, (trx) =>
+        markPushFailed(trx, dialect, protocol, ids, at, error, { service, node: target.node.name }),
       );
       target.outcome.failed += flagged;
       countSkipped(target.outcome, items.length - flagged);

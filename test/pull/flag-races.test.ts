@@ -27,6 +27,7 @@ import { expectCountsMatchRecount } from '../helpers/count-checks.js';
 import { useMeshSuite } from '../helpers/mesh-suite.js';
 import type { RecordingProxy } from '../helpers/recording-proxy.js';
 import { DIALECTS } from '../helpers/test-databases.js';
+import type { DialectName } from '../../src/db/database-url.js';
 
 /**
  * The races of issue 13, each made deterministic: a proxy holds a node's
@@ -54,6 +55,18 @@ function holdAnswers(proxy: RecordingProxy, endpoint: 'push' | 'pull'): { releas
 /** `count` records of one account, one second apart from `startMs`. */
 function recordsOf(account: number, firstId: number, count: number, startMs = BASE_TIME_MS): SeedRecord[] {
   return Array.from({ length: count }, (_, i) => ({ id: firstId + i, account, timeMs: startMs + (firstId + i) * 1000 }));
+}
+
+/** Two nodes and accounts 1 and 2 with these records, assigned, for a push without pull. */
+async function twoAccountsPushed(dialect: DialectName, batchSize: number, records: SeedRecord[]) {
+  const t = await newTest(dialect, 2);
+  const spec = { protocol: t.protocol, nodes: t.nodes, batchSize, pull: false };
+  const config = meshConfig(spec);
+  const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
+  await insertAccounts(t.database, [1, 2]);
+  await insertRecords(t.database, records);
+  await migrateAndAssign(t.database, config);
+  return { t, config, args };
 }
 
 async function waitProcessed(t: MeshTest, backend: number, ids: number[]): Promise<void> {
@@ -153,6 +166,32 @@ for (const dialect of DIALECTS) {
       expect([1, 2].map((id) => flags.get(id)!.pushSuccess)).toEqual([true, true]);
       expect([3, 4, 5].map((id) => flags.get(id)!.pushSuccess)).toEqual([null, null, null]);
       await expectCountsMatchRecount(t.database, config, 'after the race');
+    });
+
+    it('13.1: two nodes answering together have their flags written together, each still guarded: the batch of an entity moved meanwhile stays pending for its new node', async () => {
+      const { t, config, args } = await twoAccountsPushed(dialect.name, 10, [...recordsOf(1, 1, 10), ...recordsOf(2, 11, 10)]);
+      const before = await readRecords(t.database);
+      expect([idsOnNode(before, 'node1'), idsOnNode(before, 'node2')]).toEqual([range(1, 10), range(11, 20)]);
+      const { service } = serviceOf(config);
+
+      const gates = t.proxies.map((proxy) => holdAnswers(proxy, 'push'));
+      const push = spawnMesh(['push', '--json', ...args]);
+      for (const proxy of t.proxies) await proxy.waitFor((rs) => rs.some((r) => r.endpoint === 'push' && r.forwarded), 'a push');
+      await reassignEntity(t.database.db, config, service, '1', { to: 'node2', repush: false });
+      // Both answers arrive at once: their flag writes go in one group.
+      for (const gate of gates) gate.release();
+      const run1 = await push.done;
+      expect(run1.stderr).toBe('');
+      const summary1 = JSON.parse(run1.stdout) as PushSummary;
+      expect(summary1.nodes.find((n) => n.node === 'node1')).toMatchObject({ pushed: 0, skippedRecords: 10 });
+      expect(summary1.nodes.find((n) => n.node === 'node2')).toMatchObject({ pushed: 10 });
+      const flags = await readFlags(t.database, t.protocol, { pull: false });
+      for (const id of range(1, 10)) expect(flags.get(id), `record ${id}`).toMatchObject({ pushSuccess: null, pushAttempts: 0 });
+      for (const id of range(11, 20)) expect(flags.get(id), `record ${id}`).toMatchObject({ pushSuccess: true });
+
+      const run2 = await mesh(['push', '--json', ...args]);
+      expect(JSON.parse(run2.stdout)).toMatchObject({ pushed: 10 });
+      expect(t.proxies[1]!.pushedIds()).toEqual([...range(11, 20), ...range(1, 10)]);
     });
 
     it('13.2: a pull answer in flight across a re-push is dropped; the result is pulled from the node the record went to', async () => {
@@ -298,14 +337,8 @@ for (const dialect of DIALECTS) {
     });
 
     it('13.4: an entity moved without --repush sends its pending records to the new node after its newer records; per entity, order holds across nodes', async () => {
-      const t = await newTest(dialect.name, 2);
-      const spec = { protocol: t.protocol, nodes: t.nodes, batchSize: 5, pull: false };
-      const config = meshConfig(spec);
-      const args = [...writeMeshConfig(tempDir(), spec), '--db', t.url];
-      await insertAccounts(t.database, [1, 2]);
       // Account 1 (node1): records 1..20 at t=1..20 s; account 2 (node2): records 21..40 at t=21..40 s.
-      await insertRecords(t.database, [...recordsOf(1, 1, 20), ...recordsOf(2, 21, 20)]);
-      await migrateAndAssign(t.database, config);
+      const { t, config, args } = await twoAccountsPushed(dialect.name, 5, [...recordsOf(1, 1, 20), ...recordsOf(2, 21, 20)]);
       // node1 takes two batches, then fails: records 11..20 stay pending. node2 takes all its records.
       t.proxies[0]!.fault = (r) =>
         t.proxies[0]!.of('push').length > 2 && r.endpoint === 'push' ? { kind: 'answer', status: 503, body: 'down' } : undefined;

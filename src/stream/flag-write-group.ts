@@ -1,0 +1,133 @@
+import type { Db } from '../config/service-config.js';
+
+/** How long a group may wait for more answers once it has one: a bound on what grouping adds to a batch's time. */
+export const MAX_GATHER_MS = 50;
+
+export interface FlagWriteGroupProps {
+  db: Db;
+  /** A group is written as soon as it holds this many records: as many as the node streams hold at most, a whole wave of partial batches. */
+  minRows: number;
+  /** Whether answers are still on their way (requests in flight or queued): if none, waiting gathers nothing. */
+  answersExpected(): boolean;
+}
+
+/** One batch's flag writes, waiting for the group it goes in. */
+interface QueuedWrite {
+  /** The batch's smallest record id: the group writes its batches in this order. */
+  firstId: unknown;
+  rows: number;
+  work(trx: Db): Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Writes the flags of batches answered about the same time, whatever their
+ * nodes, in one transaction: a group commit. With many nodes a node's batch
+ * is scattered over the table, and a commit per batch writes the same pages
+ * again for every batch (SQLite rewrites each dirty page into the WAL at
+ * every commit; a server flushes its log at every commit); one commit for
+ * the group writes each page once.
+ *
+ * A group is written once the one before it has committed and it holds
+ * `minRows` records, or no more answers are expected, or MAX_GATHER_MS
+ * after it was started: with few nodes a group is the batches in flight
+ * together (a node's next batch waits for its flags anyway); with many,
+ * the partial batches sent together (runNodeStreams) are gathered, so that
+ * the commits stay as few as with few nodes. A node whose answer takes
+ * long delays the others' groups by MAX_GATHER_MS at most.
+ * Each batch keeps its own statements, guards and counts (the `work` given
+ * runs as it would alone, in the group's transaction), in the order of
+ * their smallest record id, so that two masters' groups lock rows in the
+ * same order. If the group fails, every batch in it is written again alone,
+ * in its own transaction: one batch's data the database refuses fails that
+ * batch only, as it did when each had its own transaction.
+ */
+export class FlagWriteGroup {
+  readonly #db: Db;
+  readonly #minRows: number;
+  readonly #answersExpected: () => boolean;
+  #queued: QueuedWrite[] = [];
+  #queuedRows = 0;
+  #writing = false;
+  /** Set while a group waits for more: ends the wait. */
+  #gathered: (() => void) | undefined;
+
+  constructor(props: FlagWriteGroupProps) {
+    this.#db = props.db;
+    this.#minRows = props.minRows;
+    this.#answersExpected = props.answersExpected;
+  }
+
+  /** Runs `work` (the flag writes of a batch of `rows` records) in a group's transaction; resolves with its result once that has committed. */
+  write<T>(firstId: unknown, rows: number, work: (trx: Db) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queued.push({ firstId, rows, work, resolve: resolve as (value: unknown) => void, reject });
+      this.#queuedRows += rows;
+      if (this.#ready()) this.#gathered?.();
+      if (this.#writing) return;
+      this.#writing = true;
+      // Answers read from the network in the same turn of the event loop queue their writes before this runs.
+      setImmediate(() => void this.#writeQueued());
+    });
+  }
+
+  /** Waiting gathers nothing more: the group holds enough, or no answer is on its way. */
+  #ready(): boolean {
+    return this.#queuedRows >= this.#minRows || !this.#answersExpected();
+  }
+
+  async #writeQueued(): Promise<void> {
+    while (this.#queued.length > 0) {
+      if (!this.#ready()) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => this.#gathered?.(), MAX_GATHER_MS);
+          this.#gathered = () => {
+            clearTimeout(timer);
+            this.#gathered = undefined;
+            resolve();
+          };
+        });
+      }
+      const group = this.#queued.splice(0).sort((a, b) => compareIds(a.firstId, b.firstId));
+      this.#queuedRows = 0;
+      await this.#writeGroup(group);
+    }
+    this.#writing = false;
+  }
+
+  async #writeGroup(group: QueuedWrite[]): Promise<void> {
+    let results: unknown[];
+    try {
+      results = await this.#db.transaction().execute(async (trx) => {
+        const out: unknown[] = [];
+        for (const queued of group) out.push(await queued.work(trx));
+        return out;
+      });
+    } catch (error) {
+      if (group.length === 1) return group[0]!.reject(error);
+      for (const queued of group) {
+        try {
+          queued.resolve(await this.#db.transaction().execute((trx) => queued.work(trx)));
+        } catch (alone) {
+          queued.reject(alone);
+        }
+      }
+      return;
+    }
+    group.forEach((queued, i) => queued.resolve(results[i]));
+  }
+}
+
+/** Record ids in the order the database keeps them: numbers by value, others by their text. */
+export function compareIds(a: unknown, b: unknown): number {
+  const numeric = (v: unknown) => typeof v === 'number' || typeof v === 'bigint';
+  if (numeric(a) && numeric(b)) return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+  const [x, y] = [String(a), String(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The smallest of a batch's record ids, for FlagWriteGroup.write. */
+export function smallestId(ids: unknown[]): unknown {
+  return ids.reduce((min, id) => (compareIds(id, min) < 0 ? id : min), ids[0]);
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { Db } from '../../src/config/service-config.js';
+import { compareIds, FlagWriteGroup, smallestId } from '../../src/stream/flag-write-group.js';
+
+/** A Db that only runs transactions: each is numbered, and what ran in it is recorded with its number. */
+function countingDb(fail?: (trx: number, writes: string[]) => boolean) {
+  let transactions = 0;
+  const ran: { trx: number; write: string }[] = [];
+  const db = {
+    transaction: () => ({
+      execute: async (work: (trx: unknown) => Promise<unknown>) => {
+        const trx = ++transactions;
+        const writes: string[] = [];
+        const result = await work({ trx, writes });
+        if (fail?.(trx, writes)) throw new Error(`transaction ${trx} refused`);
+        for (const write of writes) ran.push({ trx, write });
+        return result;
+      },
+    }),
+  } as unknown as Db;
+  const write = (name: string, rows: number) => async (trx: Db) => {
+    (trx as unknown as { writes: string[] }).writes.push(name);
+    return rows;
+  };
+  return { db, ran, write, transactions: () => transactions };
+}
+
+describe('FlagWriteGroup', () => {
+  it('writes the batches answered together, whatever their nodes, in one transaction, in the order of their smallest id', async () => {
+    const { db, ran, write, transactions } = countingDb();
+    let inFlight = 3;
+    const group = new FlagWriteGroup({ db, minRows: 1_000, answersExpected: () => inFlight > 0 });
+    const answers = [
+      { node: 'node3', ids: [30, 7, 31] },
+      { node: 'node1', ids: [10, 11] },
+      { node: 'node2', ids: [2, 40] },
+    ].map(({ node, ids }) => {
+      inFlight--;
+      return group.write(smallestId(ids), ids.length, write(node, ids.length));
+    });
+    expect(await Promise.all(answers)).toEqual([3, 2, 2]);
+    expect(transactions()).toBe(1);
+    expect(ran.map((r) => r.write)).toEqual(['node2', 'node3', 'node1']);
+  });
+
+  it('writes at once when the group holds a full batch, or when no answer is on its way', async () => {
+    const { db, ran, write } = countingDb();
+    const full = new FlagWriteGroup({ db, minRows: 2, answersExpected: () => true });
+    await Promise.all([full.write(1, 1, write('a', 1)), full.write(2, 1, write('b', 1))]);
+    const idle = new FlagWriteGroup({ db, minRows: 1_000, answersExpected: () => false });
+    const started = Date.now();
+    await idle.write(3, 1, write('c', 1));
+    // Neither waited out the gathering time.
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(ran.map((r) => r.trx)).toEqual([1, 1, 2]);
+  });
+
+  it('when a group fails, writes each of its batches again alone: only the batch at fault fails', async () => {
+    const { db, ran, write } = countingDb((_trx, writes) => writes.includes('bad'));
+    const group = new FlagWriteGroup({ db, minRows: 3, answersExpected: () => true });
+    const results = await Promise.allSettled([
+      group.write(1, 1, write('good1', 1)),
+      group.write(2, 1, write('bad', 1)),
+      group.write(3, 1, write('good2', 1)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    // Transaction 1 (the group) was refused; then one each.
+    expect(ran).toEqual([
+      { trx: 2, write: 'good1' },
+      { trx: 4, write: 'good2' },
+    ]);
+  });
+
+  it('orders numeric ids by value and others by their text', () => {
+    expect([10, 9, 100].sort(compareIds)).toEqual([9, 10, 100]);
+    expect(['b', 'a10', 'a9'].sort(compareIds)).toEqual(['a10', 'a9', 'b']);
+    expect(smallestId([5n, 3n, 4n])).toBe(3n);
+  });
+});

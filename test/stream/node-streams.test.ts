@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import type { Row } from '../../src/config/service-config.js';
+import { NODE_ALIAS, SORT_ALIAS } from '../../src/db/record-source.js';
+import { runNodeStreams } from '../../src/stream/node-streams.js';
+
+/** `count` records in id order, dealt round-robin over `nodes` nodes: every node's records are scattered over the pass. */
+function records(count: number, nodes: number): Row[] {
+  return Array.from({ length: count }, (_, i) => ({ id: i + 1, [NODE_ALIAS]: `n${(i % nodes) + 1}`, [SORT_ALIAS]: i + 1 }));
+}
+
+describe('runNodeStreams', () => {
+  it('holds at most maxHeldRows rows for all nodes together, however many nodes, and keeps each node in order', async () => {
+    const all = records(20_000, 500);
+    const batchSize = 100;
+    const maxHeldRows = 2_000;
+    let read = 0;
+    let done = 0;
+    let mostHeld = 0;
+    const received = new Map<string, number[]>();
+    await runNodeStreams({
+      nodes: Array.from({ length: 500 }, (_, i) => `n${i + 1}`),
+      batchSize,
+      maxHeldRows,
+      idOf: (row) => row.id,
+      read: async (after) => {
+        const from = after === null ? 0 : Number(after.id);
+        const rows = all.slice(from, from + batchSize);
+        read += rows.length;
+        mostHeld = Math.max(mostHeld, read - done);
+        return rows;
+      },
+      send: async (node, batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        received.set(node, [...(received.get(node) ?? []), ...batch.map((r) => Number(r.id))]);
+        done += batch.length;
+        return true;
+      },
+    });
+    // Before the bound every node held a partial batch of its own: 500 nodes x 40 records, the whole pass.
+    expect(mostHeld).toBeLessThanOrEqual(maxHeldRows);
+    expect(done).toBe(20_000);
+    for (const [node, ids] of received) {
+      expect(ids, node).toEqual(all.filter((r) => r[NODE_ALIAS] === node).map((r) => r.id));
+    }
+  });
+});
