@@ -42,7 +42,8 @@ export const DEFAULT_SERVERS: Record<Exclude<DialectName, 'sqlite'>, string> = {
 
 export const USAGE = `npm run bench -- [--db sqlite|mysql|postgres|URL] [--entities 1000] [--records 200000] [--nodes 4 | --nodes 4,20,200 --stub]
                     [--batch 500] [--naive-sample 2000] [--node-batch 500] [--floor-runs 2] [--no-stub]
-                    [--out bench/results/NAME.json] [--profile DIR] [--mesh-flags "--trace-gc ..."] [--keep]`;
+                    [--out bench/results/NAME.json] [--profile DIR] [--mesh-flags "--trace-gc ..."] [--keep]
+       npm run bench -- --reports [--db sqlite|mysql|postgres] [--records 1000000,10000000] [--entities 1000] [--nodes 20] [--out FILE]`;
 
 export class BenchUsageError extends Error {}
 

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load-config.js';
 import { openDatabase, type Database } from '../src/db/open-database.js';
 import { writeBenchConfig, type BenchConfigFiles } from './bench-config.js';
@@ -31,6 +33,17 @@ const MB = 2 ** 20;
  * `--out` writes JSON.
  */
 async function main(argv: string[]): Promise<number> {
+  // `npm run bench -- --reports ...`: the report times at 1M and 10M records (bench/reports/run-report-bench.ts).
+  if (argv[0] === '--reports') {
+    const reports = spawnSync(
+      process.execPath,
+      [fileURLToPath(new URL('./reports/run-report-bench.js', import.meta.url)), ...argv.slice(1)],
+      {
+        stdio: 'inherit',
+      },
+    );
+    return reports.status ?? 1;
+  }
   let options: BenchOptions;
   try {
     options = parseBenchOptions(argv);
