@@ -1,51 +1,33 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { assignService } from '../src/assign/assign-service.js';
-import { validateConfig } from '../src/config/validate-config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import type { DialectName } from '../src/db/database-url.js';
 import { migrateDatabase } from '../src/db/migrate-database.js';
 import { openDatabase } from '../src/db/open-database.js';
 import { createDemoTables, seedDemoTablesFast } from '../src/demo/demo-saas.js';
 import { nodeReport } from '../src/report/node-report.js';
+import { writeBenchConfig } from './bench-config.js';
 import { createBenchDatabase } from './bench-database.js';
 import { DEFAULT_SERVERS } from './bench-options.js';
 
 /**
  * `node dist/bench/node-count-reports.js sqlite|mysql|postgres`: `mesh assign`
- * (10,000 entities by entity count) and `mesh --nodes` (median of 5) with 4
+ * (10,000 entities, round-robin) and `mesh --nodes` (median of 5) with 4
  * and with 1,000 nodes, on 200,000 records, in process: what a run pays per
  * node outside the push and pull passes (issue 15.4).
  */
 async function main(dialect: DialectName): Promise<void> {
   for (const count of [4, 1000]) {
+    const dir = mkdtempSync(join(tmpdir(), 'workmesh-node-count-'));
     const nodes = Array.from({ length: count }, (_, i) => ({
       name: `node${i + 1}`,
       url: `http://127.0.0.1:${20_000 + i}`,
-      apiKey: 'unused',
-      services: { 'micro.emails.timeline': {} },
+      apiKeyVariable: 'WORKMESH_NODE_COUNT_BENCH_KEY',
     }));
-    const checked = validateConfig(nodes, [
-      {
-        name: 'micro.emails.timeline',
-        entity: { table: 'account', id: 'id', node: 'node_for_micro_emails_timeline', weight: 'weight' },
-        assign: 'entitynumber',
-        protocols: [
-          {
-            name: 'deliveries',
-            table: 'delivery',
-            id: 'id',
-            sort: 'create_time',
-            entityRef: 'id_account',
-            push: { path: '/api/1.0/deliveries/push.json' },
-            pull: {
-              statusPath: '/api/1.0/deliveries/status.json',
-              path: '/api/1.0/deliveries/pull.json',
-              columns: { hash: 'result_hash' },
-            },
-          },
-        ],
-      },
-    ]);
-    if (!checked.ok) throw new Error(checked.problems.map((p) => p.message).join('; '));
-    const config = checked.config;
+    process.env.WORKMESH_NODE_COUNT_BENCH_KEY = 'unused';
+    const config = await loadConfig(writeBenchConfig(dir, nodes, 500));
     const bench = await createBenchDatabase(dialect === 'sqlite' ? 'sqlite' : DEFAULT_SERVERS[dialect], dialect);
     const database = await openDatabase(bench.url);
     try {
@@ -68,6 +50,7 @@ async function main(dialect: DialectName): Promise<void> {
     } finally {
       await database.close();
       await bench.drop();
+      rmSync(dir, { recursive: true, force: true });
     }
   }
 }
