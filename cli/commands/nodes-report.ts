@@ -43,21 +43,23 @@ export async function run(ctx: CommandContext): Promise<number> {
 /** `3/5` beside its limit, `3` without one. */
 const load = (value: number, limit: number | null) => (limit === null ? value : `${value}/${limit}`);
 
+const REPORT_HEADERS = ['name', 'url', 'service', 'entities', 'weight', 'pending', 'failed', 'processed', 'health'];
+
+/** A row's cells under REPORT_HEADERS. */
+const reportCells = (r: NodeReportRow) => [
+  r.name,
+  r.url,
+  r.service,
+  load(r.entities, r.maxEntities),
+  load(r.weight, r.maxWeight),
+  r.pending,
+  r.failed,
+  r.processed,
+  healthCell(r),
+];
+
 export function renderNodeReport(out: Output, rows: NodeReportRow[]): void {
-  out.table(
-    ['name', 'url', 'service', 'entities', 'weight', 'pending', 'failed', 'processed', 'health'],
-    rows.map((r) => [
-      r.name,
-      r.url,
-      r.service,
-      load(r.entities, r.maxEntities),
-      load(r.weight, r.maxWeight),
-      r.pending,
-      r.failed,
-      r.processed,
-      healthCell(r),
-    ]),
-  );
+  out.table(REPORT_HEADERS, rows.map(reportCells));
 }
 
 /** `ok`, or `failing since <time>` (the last error and next try go to stderr). */
@@ -67,17 +69,9 @@ const percent = (value: number | undefined) => (value === undefined ? null : `${
 
 function renderNodeReportWithUsage(out: Output, rows: NodeRowWithUsage[]): void {
   out.table(
-    ['name', 'url', 'service', 'entities', 'weight', 'pending', 'failed', 'processed', 'health', 'ssh', 'load', 'memory', 'disk'],
+    [...REPORT_HEADERS, 'ssh', 'load', 'memory', 'disk'],
     rows.map((r) => [
-      r.name,
-      r.url,
-      r.service,
-      load(r.entities, r.maxEntities),
-      load(r.weight, r.maxWeight),
-      r.pending,
-      r.failed,
-      r.processed,
-      healthCell(r),
+      ...reportCells(r),
       r.ssh === undefined ? null : !r.ssh.configured ? 'no ssh configured' : r.ssh.reachable ? 'ok' : 'unreachable',
       r.ssh?.load1 === undefined ? null : `${r.ssh.load1.toFixed(2)}/${r.ssh.cpus ?? '?'}`,
       percent(r.ssh?.memoryUsedPercent),

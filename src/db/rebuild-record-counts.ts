@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { MeshConfig, ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
+import { countingSource } from './counting-source.js';
 import type { DialectName } from './database-url.js';
-import { toCount, toDbBoolean } from './db-values.js';
+import { toCount } from './db-values.js';
 import type { Database } from './open-database.js';
 import {
   addRecordCounts,
@@ -101,14 +102,7 @@ async function countDoneRecords(
   service: ResolvedService,
   protocol: ResolvedProtocol,
 ): Promise<CountChange[]> {
-  const { entity } = service;
-  const { flags } = protocol;
-  const selfEntity = protocol.entityRef === undefined;
-  const entityNode = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
-  const from = selfEntity
-    ? sql`${sql.table(protocol.table)} r`
-    : sql`${sql.table(protocol.table)} r left join ${sql.table(entity.table)} e on e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
-  const node = sql`(case when r.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)} then coalesce(r.${sql.ref(flags.pushNode)}, ${entityNode}) else ${entityNode} end)`;
+  const { from, workNode: node } = countingSource(dialect, service, protocol);
   const state = countedStateOf(protocol, dialect);
   const { rows } = await sql<{ node: unknown; state: unknown; n: unknown }>`
     select ${node} as node, ${state} as state, count(*) as n from ${from} group by 1, 2`.execute(db);

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
+import { countingSource } from '../db/counting-source.js';
 import type { DialectName } from '../db/database-url.js';
-import { toCount, toDbBoolean } from '../db/db-values.js';
+import { toCount } from '../db/db-values.js';
 import { recordCountsBuilt } from '../db/record-counts.js';
 import { countFromCounters } from './live-counts.js';
 import { recordStates } from './record-states.js';
@@ -63,17 +64,8 @@ export async function recountRecords(
   scope: CountScope,
 ): Promise<Map<string, RecordCounts>> {
   const { processed, failed } = recordStates(protocol, dialect);
-  const { entity } = service;
-  const selfEntity = protocol.entityRef === undefined;
-  const entityNode = selfEntity ? sql.ref(`r.${entity.node}`) : sql.ref(`e.${entity.node}`);
-  const { pushSuccess, pushNode } = protocol.flags;
-  const node =
-    'byNode' in scope
-      ? sql`(case when r.${sql.ref(pushSuccess)} = ${toDbBoolean(dialect, true)} then coalesce(r.${sql.ref(pushNode)}, ${entityNode}) else ${entityNode} end)`
-      : entityNode;
-  const from = selfEntity
-    ? sql`${sql.table(protocol.table)} r`
-    : sql`${sql.table(protocol.table)} r left join ${sql.table(entity.table)} e on e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
+  const { from, entityNode, workNode } = countingSource(dialect, service, protocol);
+  const node = 'byNode' in scope ? workNode : entityNode;
   const where =
     'byNode' in scope
       ? sql`where ${node} is not null`

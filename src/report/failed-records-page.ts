@@ -4,8 +4,7 @@ import type { Row } from '../config/service-config.js';
 import type { Database } from '../db/open-database.js';
 import { toCount, toDbBoolean } from '../db/db-values.js';
 import { flagIndexHints } from '../db/flag-index-hints.js';
-import { recordSource } from '../db/record-source.js';
-import { toFailedRecord, type FailedRecord } from './failed-records.js';
+import { failedMembers, oldestFirst, toFailedRecord, type FailedRecord } from './failed-records.js';
 import { failedRanges, type FailedRange } from './record-states.js';
 
 export interface FailedRecordsFilter {
@@ -43,11 +42,9 @@ export async function failedRecordsPage(
         filter.state === 'dead'
           ? [{ where: sql`r.${sql.ref(flags.pushSuccess)} = ${toDbBoolean(database.dialect, false)}`, index: 'push' }]
           : failedRanges(protocol, database.dialect);
-      const members = ranges.map(({ where, index }) => {
-        const source = recordSource(database.dialect, service, protocol, 'entity', hints[index]);
-        const node = filter.node === undefined ? sql`` : sql` and ${source.nodeIs(filter.node)}`;
-        return { from: sql`from ${source.from} where ${where}${node}`, columns: source.columns };
-      });
+      const members = failedMembers(database.dialect, service, protocol, ranges, hints, (source) =>
+        filter.node === undefined ? [] : [source.nodeIs(filter.node)],
+      );
       let count = 0;
       for (const member of members) {
         const { rows: counted } = await sql<{ total: unknown }>`select count(*) as total ${member.from}`.execute(database.db);
@@ -60,13 +57,7 @@ export async function failedRecordsPage(
         continue;
       }
       if (wanted <= 0) continue;
-      const union = sql.join(
-        members.map((member) => sql`select ${member.columns} ${member.from}`),
-        sql` union all `,
-      );
-      const { rows } = await sql<Row>`
-        select * from (${union}) u
-        order by u.${sql.ref(protocol.sort)}, u.${sql.ref(protocol.id)} limit ${wanted} offset ${skip}`.execute(database.db);
+      const { rows } = await sql<Row>`${oldestFirst(protocol, members)} limit ${wanted} offset ${skip}`.execute(database.db);
       skip = 0;
       for (const row of rows) records.push(toFailedRecord(service.name, protocol, row));
     }

@@ -4,8 +4,8 @@ import type { DialectName } from '../db/database-url.js';
 import type { Row } from '../config/service-config.js';
 import type { Database } from '../db/open-database.js';
 import { flagIndexHints, NO_HINTS, type FlagIndexHints } from '../db/flag-index-hints.js';
-import { NODE_ALIAS, recordSource } from '../db/record-source.js';
-import { failedRanges } from './record-states.js';
+import { NODE_ALIAS, recordSource, type RecordSource } from '../db/record-source.js';
+import { failedRanges, type FailedRange } from './record-states.js';
 
 export interface FailedRecord {
   service: string;
@@ -61,16 +61,41 @@ export function failedRecordsQuery(
   options: { node?: string; entity?: string; limit: number },
   hints: FlagIndexHints = NO_HINTS,
 ): RawBuilder<Row> {
-  const members = failedRanges(protocol, dialect).map(({ where, index }) => {
-    const source = recordSource(dialect, service, protocol, 'entity', hints[index]);
-    const conditions = [where];
+  const members = failedMembers(dialect, service, protocol, failedRanges(protocol, dialect), hints, (source) => {
+    const conditions: RawBuilder<unknown>[] = [];
     if (options.node !== undefined) conditions.push(sql`${source.node} = ${options.node}`);
     if (options.entity !== undefined) conditions.push(sql`r.${sql.ref(protocol.entityRef ?? protocol.id)} = ${options.entity}`);
-    return sql`select ${source.columns} from ${source.from} where ${sql.join(conditions, sql` and `)}`;
+    return conditions;
   });
-  const union = sql.join(members, sql` union all `);
-  return sql<Row>`
-    select * from (${union}) u
-    order by u.${sql.ref(protocol.sort)}, u.${sql.ref(protocol.id)}
-    limit ${options.limit}`;
+  return sql<Row>`${oldestFirst(protocol, members)} limit ${options.limit}`;
+}
+
+/** One range of failed records as a query part: `from ... where ...`, and the columns to select. */
+export interface FailedMember {
+  from: RawBuilder<unknown>;
+  columns: RawBuilder<unknown>;
+}
+
+/** The ranges, each through its own index hint, narrowed by `narrow`'s conditions on the record source. */
+export function failedMembers(
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  ranges: readonly FailedRange[],
+  hints: FlagIndexHints,
+  narrow: (source: RecordSource) => RawBuilder<unknown>[],
+): FailedMember[] {
+  return ranges.map(({ where, index }) => {
+    const source = recordSource(dialect, service, protocol, 'entity', hints[index]);
+    return { from: sql`from ${source.from} where ${sql.join([where, ...narrow(source)], sql` and `)}`, columns: source.columns };
+  });
+}
+
+/** The members' records, UNION ALL, oldest first (add the LIMIT). */
+export function oldestFirst(protocol: ResolvedProtocol, members: readonly FailedMember[]): RawBuilder<Row> {
+  const union = sql.join(
+    members.map((member) => sql`select ${member.columns} ${member.from}`),
+    sql` union all `,
+  );
+  return sql<Row>`select * from (${union}) u order by u.${sql.ref(protocol.sort)}, u.${sql.ref(protocol.id)}`;
 }

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
+import { countingSource } from '../db/counting-source.js';
 import type { DialectName } from '../db/database-url.js';
 import { toCount, toDbBoolean } from '../db/db-values.js';
 import { flagIndexHints, NO_HINTS, type FlagIndexHints } from '../db/flag-index-hints.js';
@@ -74,15 +75,10 @@ export function liveCountQueries(
   protocol: ResolvedProtocol,
   hints: FlagIndexHints = NO_HINTS,
 ): RawBuilder<{ node: unknown; pending: unknown; failed: unknown }>[] {
-  const { entity } = service;
   const { flags } = protocol;
   const f = (column: string) => sql.ref(`r.${column}`);
-  const selfEntity = protocol.entityRef === undefined;
-  const entityNode = selfEntity ? f(entity.node) : sql.ref(`e.${entity.node}`);
-  const from = (hint: RawBuilder<unknown>) =>
-    selfEntity
-      ? sql`${sql.table(protocol.table)} r${hint}`
-      : sql`${sql.table(protocol.table)} r${hint} left join ${sql.table(entity.table)} e on e.${sql.ref(entity.id)} = r.${sql.ref(protocol.entityRef!)}`;
+  const { entityNode } = countingSource(dialect, service, protocol);
+  const from = (hint: RawBuilder<unknown>) => countingSource(dialect, service, protocol, hint).from;
   const yes = toDbBoolean(dialect, true);
   const no = toDbBoolean(dialect, false);
   // The done states are the counters' (a pulled record is never counted here, whatever its push flags say).
