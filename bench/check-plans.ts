@@ -1,6 +1,7 @@
 import type { ResolvedProtocol, ResolvedService } from '../src/config/mesh-config.js';
 import type { Database } from '../src/db/open-database.js';
-import { pullCandidatesQuery, type PullBound } from '../src/pull/read-pull-candidates.js';
+import type { PullBound } from '../src/pull/pull-bounds.js';
+import { pullCandidatesQuery } from '../src/pull/read-pull-candidates.js';
 import { pendingBatchQuery } from '../src/push/read-pending-batch.js';
 import { checkQueryPlan, passIndex, type PlanCheck } from './query-plan.js';
 
@@ -48,7 +49,7 @@ export async function checkPlans(
     };
   }
   const last = await key('desc');
-  const bounds = new Map<string, PullBound | null>(nodes.map((n) => [n, last]));
+  const bounds = { byNode: new Map<string, PullBound | null>(nodes.map((n) => [n, last])), ordered: last ? [last] : [] };
   return {
     'pull, first batch': await checkQueryPlan(
       database,

@@ -55,6 +55,8 @@ export interface RecordSource {
    * reading the index in order.
    */
   nodeIs(name: string): RawBuilder<unknown>;
+  /** The record's node is one of these (at least one), in the form of nodeIs: one lookup in a list, however long. */
+  nodeIn(names: readonly string[]): RawBuilder<unknown>;
   /**
    * The records of a phase after the cursor (null: from the phase's start), in
    * the form each dialect reads as an index range: `sort is null and id > ?`,
@@ -126,6 +128,12 @@ export function recordSource(
       nodeOf === 'entity'
         ? sql`${entityNode} = ${name}`
         : sql`(r.${sql.ref(protocol.flags.pushNode)} = ${name} or (r.${sql.ref(protocol.flags.pushNode)} is null and ${entityNode} = ${name}))`,
+    nodeIn: (names) => {
+      const list = sql`(${sql.join(names.map((name) => sql`${name}`))})`;
+      return nodeOf === 'entity'
+        ? sql`${entityNode} in ${list}`
+        : sql`(r.${sql.ref(protocol.flags.pushNode)} in ${list} or (r.${sql.ref(protocol.flags.pushNode)} is null and ${entityNode} in ${list}))`;
+    },
     inPhase,
     after: (c) => (phaseAfter(c) === 'nulls' ? sql`(${inPhase('nulls', c)} or ${sort} is not null)` : inPhase('sorted', c)),
     notAfter: (c) => {

@@ -11,7 +11,8 @@ import { HELD_BATCHES, runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
-import { readPullCandidates, readRecordKey, type NodeBound } from './read-pull-candidates.js';
+import { isAsked, orderPullBounds, readRecordKey, type NodeBound } from './pull-bounds.js';
+import { readPullCandidates } from './read-pull-candidates.js';
 import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults, type StoredPull } from './write-pull-results.js';
 
 /** `pull.sweepAfterMs` when left out: five minutes. */
@@ -71,6 +72,8 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   if (bounds.size === 0) return;
   const sweepAfterMs = pull.sweepAfterMs ?? DEFAULT_SWEEP_AFTER_MS;
   const sweepBefore = toDbTime(dialect, new Date(Date.now() - sweepAfterMs));
+  const passBounds = await orderPullBounds(db, protocol, bounds);
+  const ranks = new Map(passBounds.ordered.map((bound, index) => [bound, index]));
   const resultWrites = new FlagWriteGroup({
     db,
     minRows: HELD_BATCHES * protocol.batchSize,
@@ -85,10 +88,11 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     read: (after, nodes) =>
       readPullCandidates(db, dialect, service, protocol, {
         after,
-        bounds: new Map(nodes.map((n) => [n, bounds.get(n) ?? null])),
+        bounds: { byNode: new Map(nodes.map((n) => [n, bounds.get(n) ?? null])), ordered: passBounds.ordered },
         sweepBefore,
         limit: protocol.batchSize,
       }),
+    keep: (node, row) => isAsked(row, bounds.get(node) ?? null, ranks, sweepBefore),
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;
       if (!target.leaseHeld()) return false;

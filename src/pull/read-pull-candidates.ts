@@ -2,55 +2,15 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
-import { toDbBoolean } from '../db/db-values.js';
+import { compareDbTimes, toDbBoolean } from '../db/db-values.js';
 import { readInPhases } from '../db/read-in-phases.js';
-import { phaseAfter, recordSource, SORT_ALIAS, type Cursor, type KeysetPhase } from '../db/record-source.js';
-
-/**
- * A node's pull bound: its last processed record's `(sort, id)`, and when
- * that record was delivered. The node processes in the order it received
- * records, which is `(sort, id)` order except for records sent late (a
- * re-push, a late commit): those delivered in an earlier batch, or in the
- * same batch (same push_time), count as received before it, whatever their
- * sort value. The same batch counts because push_time is the last delivery
- * attempt, not the first arrival: a batch whose answer was lost is sent
- * again with later records, and the node may have processed the first copy
- * long before (issue 13.3).
- */
-export interface PullBound extends Cursor {
-  /** Left out (or null): the `(sort, id)` bound alone. */
-  pushTime?: unknown;
-}
-
-/**
- * Where the node's last processed record stands; null when the id is
- * unknown here (the status is a hint, never proof).
- */
-export async function readRecordKey(
-  db: Db,
-  dialect: DialectName,
-  service: ResolvedService,
-  protocol: ResolvedProtocol,
-  id: unknown,
-): Promise<PullBound | null> {
-  const source = recordSource(dialect, service, protocol, 'delivered');
-  const { rows } = await sql<Row>`
-    select ${source.columns} from ${source.from}
-    where r.${sql.ref(protocol.id)} = ${id}`.execute(db);
-  const row = rows[0];
-  return row ? { sort: row[SORT_ALIAS], id: row[protocol.id], pushTime: row[protocol.flags.pushTime] ?? null } : null;
-}
-
-/**
- * `null`: no bound (the node's last processed id is not known here);
- * `'none'`: the node has processed none by its status, only the sweep applies.
- */
-export type NodeBound = PullBound | null | 'none';
+import { phaseAfter, recordSource, type Cursor, type KeysetPhase } from '../db/record-source.js';
+import { BOUND_RANK_ALIAS, boundRankColumn, PUSH_TIME_ALIAS, type PullBound, type PullBounds } from './pull-bounds.js';
 
 export interface PullCandidatesQuery {
   after: Cursor | null;
-  /** Each node's bound: only its records up to that key. */
-  bounds: Map<string, NodeBound>;
+  /** The pass's bounds (pull-bounds.ts): only the records of these nodes, each up to its node's bound. */
+  bounds: PullBounds;
   /**
    * The sweep (`pull.sweepAfterMs`): records delivered before this time (a
    * value as the database takes it) are asked for whatever the bound says,
@@ -62,8 +22,12 @@ export interface PullCandidatesQuery {
 
 /**
  * The next records pushed successfully and not pulled yet, in `(sort, id)`
- * order (NULL sorts first), of entities on the given nodes, each up to its node's bound. One
- * query per batch, a range of the `(pull_success, push_success, sort, id)` index.
+ * order (NULL sorts first), of entities on the given nodes, each up to its
+ * node's bound. One query per batch, a range of the `(pull_success,
+ * push_success, sort, id)` index. The query keeps the records of the nodes
+ * asked and up to the furthest bound; each row carries its rank among the
+ * bounds and its push time, and `isAsked` (pull-bounds.ts) keeps those within
+ * their own node's bound: the pass's cursor moves past the others.
  */
 export async function readPullCandidates(
   db: Db,
@@ -80,8 +44,7 @@ export async function readPullCandidates(
 
 /**
  * `(a or b or ...)` nested as a balanced tree: SQLite parses a flat chain as
- * one expression as deep as it is long and refuses past 1,000 (every node's
- * bound is a term: 1,000 nodes); balanced, the depth is about log2 of it.
+ * one expression as deep as it is long and refuses past 1,000.
  */
 function anyOf(terms: RawBuilder<unknown>[]): RawBuilder<unknown> {
   if (terms.length <= 2) return sql`(${sql.join(terms, sql` or `)})`;
@@ -99,23 +62,26 @@ export function pullCandidatesQuery(
 ): RawBuilder<Row> {
   const source = recordSource(dialect, service, protocol, 'delivered');
   const pushTime = sql`r.${sql.ref(protocol.flags.pushTime)}`;
-  // Up to the bound: at or before it in (sort, id) order, or delivered in an earlier batch or the same one (received before it).
-  const upTo = (bound: PullBound) =>
-    bound.pushTime === null || bound.pushTime === undefined
-      ? source.notAfter(bound)
-      : sql`(${source.notAfter(bound)} or ${pushTime} <= ${bound.pushTime})`;
-  const swept = query.sweepBefore === undefined ? undefined : sql`${pushTime} < ${query.sweepBefore}`;
-  const perNode = [...query.bounds].flatMap(([node, bound]) => {
-    if (bound === null) return [source.nodeIs(node)];
-    if (bound === 'none') return swept ? [sql`(${source.nodeIs(node)} and ${swept})`] : [];
-    return [sql`(${source.nodeIs(node)} and ${swept ? sql`(${upTo(bound)} or ${swept})` : upTo(bound)})`];
-  });
-  if (perNode.length === 0) perNode.push(sql`1 = 0`);
+  const { ordered } = query.bounds;
+  const ranks = new Map(ordered.map((bound, index) => [bound, index]));
+  // A node that has processed none (by its status) is asked only for what the sweep takes.
+  const asked = [...query.bounds.byNode].filter(([, bound]) => bound !== 'none' || query.sweepBefore !== undefined);
   const conditions = [
     sql`r.${sql.ref(protocol.flags.pullSuccess)} is null`,
     sql`r.${sql.ref(protocol.flags.pushSuccess)} = ${toDbBoolean(dialect, true)}`,
-    anyOf(perNode),
+    asked.length === 0 ? sql`1 = 0` : source.nodeIn(asked.map(([node]) => node)),
   ];
+  // Up to the furthest bound, in the pass or in push time, or swept: what no node asked wants is not read.
+  const boundsAsked = asked.map(([, bound]) => bound);
+  if (!boundsAsked.some((bound) => bound === null || (bound !== 'none' && !ranks.has(bound)))) {
+    const keyed = boundsAsked.filter((bound): bound is PullBound => bound !== null && bound !== 'none');
+    const reach: RawBuilder<unknown>[] = [];
+    if (keyed.length > 0) reach.push(source.notAfter(ordered[Math.max(...keyed.map((bound) => ranks.get(bound)!))]!));
+    const latest = latestTime(keyed.map((bound) => bound.pushTime));
+    if (latest !== undefined) reach.push(sql`${pushTime} <= ${latest}`);
+    if (query.sweepBefore !== undefined) reach.push(sql`${pushTime} < ${query.sweepBefore}`);
+    conditions.push(reach.length === 0 ? sql`1 = 0` : anyOf(reach));
+  }
   conditions.push(source.inPhase(phase, query.after));
   // As for push (read-pending-batch.ts): PostgreSQL needs the index's order spelled out, or it sorts every batch.
   const { pullSuccess, pushSuccess } = protocol.flags;
@@ -123,8 +89,27 @@ export function pullCandidatesQuery(
   // Only pull.fn sees the records; a pull into pull.columns needs their ids alone (less to read, hold and collect).
   const select = protocol.pull?.fn ? source.columns : source.keyColumns;
   return sql<Row>`
-    select ${select} from ${source.from}
+    select ${select}, ${pushTime} as ${sql.ref(PUSH_TIME_ALIAS)}, ${boundRankColumn(source, ordered)} as ${sql.ref(BOUND_RANK_ALIAS)}
+    from ${source.from}
     where ${sql.join(conditions, sql` and `)}
     order by ${orderBy}
     limit ${query.limit}`;
+}
+
+/**
+ * The latest of the bounds' push times; undefined when there is none, or
+ * when two cannot be compared (then the query does not filter on them).
+ */
+function latestTime(times: unknown[]): unknown {
+  let latest: unknown;
+  for (const time of times) {
+    if (time === null || time === undefined) continue;
+    if (latest === undefined) latest = time;
+    else {
+      const order = compareDbTimes(time, latest);
+      if (order === undefined) return undefined;
+      if (order > 0) latest = time;
+    }
+  }
+  return latest;
 }

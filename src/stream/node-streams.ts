@@ -9,6 +9,8 @@ export interface NodeStreamsProps {
   read(after: Cursor | null, nodes: string[]): Promise<Row[]>;
   /** The record's id, for the cursor. */
   idOf(row: Row): unknown;
+  /** Whether a row read is handed to its node; left out, every row is. The pass moves past the others. */
+  keep?(node: string, row: Row): boolean;
   /**
    * Handles one node's batch; returns false when the batch failed, which ends
    * that node's stream for this run (its later records are not handed over,
@@ -125,7 +127,7 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
     for (const row of rows) {
       const node = String(row[NODE_ALIAS]);
       const stream = streams.get(node);
-      if (!stream || stream.stopped) continue;
+      if (!stream || stream.stopped || (props.keep && !props.keep(node, row))) continue;
       stream.buffer.push(row);
       heldRows++;
       if (stream.buffer.length >= batchSize) dispatch(node, stream);

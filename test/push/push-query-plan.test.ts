@@ -10,6 +10,7 @@ import { migrateDatabase } from '../../src/db/migrate-database.js';
 import { openDatabase, type Database } from '../../src/db/open-database.js';
 import { SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
 import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
+import { orderPullBounds, readRecordKey, type NodeBound } from '../../src/pull/pull-bounds.js';
 import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
 import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
 import { markPushFailed, markPushed } from '../../src/push/write-push-flags.js';
@@ -114,25 +115,77 @@ for (const dialect of DIALECTS) {
       const bounds = new Map<string, Cursor | null>(PLAN_NODES.map((n) => [n, null]));
       // The push index gives this query its order as well (push_success = TRUE, then sort, id).
       const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH }), pull);
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH }, 'sorted'),
+        pullCandidatesQuery(database.dialect, service, protocol, {
+          after: null,
+          bounds: { byNode: bounds, ordered: [] },
+          limit: PLAN_BATCH,
+        }),
+        pull,
+      );
+      await expectRange(
+        pullCandidatesQuery(
+          database.dialect,
+          service,
+          protocol,
+          { after: null, bounds: { byNode: bounds, ordered: [] }, limit: PLAN_BATCH },
+          'sorted',
+        ),
         pull,
       );
       // Each node bounded by its last processed record (NULL sorts count as before it: the bound is a filter, not the range).
       const bounded = new Map<string, Cursor | null>(PLAN_NODES.map((n) => [n, middle]));
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: bounded, limit: PLAN_BATCH }, 'sorted'),
+        pullCandidatesQuery(
+          database.dialect,
+          service,
+          protocol,
+          { after: null, bounds: { byNode: bounded, ordered: [middle] }, limit: PLAN_BATCH },
+          'sorted',
+        ),
         pull,
       );
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: bounded, limit: PLAN_BATCH }), {
-        ...pull,
-        rangeOn: protocol.sort,
-      });
-      await expectRange(pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds, limit: PLAN_BATCH }), {
-        ...pull,
-        rangeOn: protocol.sort,
-      });
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, {
+          after: middle,
+          bounds: { byNode: bounded, ordered: [middle] },
+          limit: PLAN_BATCH,
+        }),
+        {
+          ...pull,
+          rangeOn: protocol.sort,
+        },
+      );
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, {
+          after: middle,
+          bounds: { byNode: bounds, ordered: [] },
+          limit: PLAN_BATCH,
+        }),
+        {
+          ...pull,
+          rangeOn: protocol.sort,
+        },
+      );
+      // 300 nodes, each bounded by a record of its own: the node list and the rank among the bounds change no plan.
+      const many = new Map<string, NodeBound>();
+      for (let i = 0; i < 300; i++) {
+        const node = i < PLAN_NODES.length ? PLAN_NODES[i]! : `far${i}`;
+        many.set(node, await readRecordKey(database.db, database.dialect, service, protocol, 1 + i * 150));
+      }
+      const manyBounds = await orderPullBounds(database.db, protocol, many);
+      expect(manyBounds.ordered.length).toBe(300);
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: manyBounds, limit: PLAN_BATCH }, 'sorted'),
+        pull,
+      );
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: manyBounds, limit: PLAN_BATCH }),
+        {
+          ...pull,
+          rangeOn: protocol.sort,
+        },
+      );
     });
 
     it('writes the guarded flags of a batch through the primary key, and the pull sweep reads a range of the pull index', async () => {
@@ -195,11 +248,22 @@ for (const dialect of DIALECTS) {
       const bounds = new Map<string, 'none'>(PLAN_NODES.map((n) => [n, 'none']));
       const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH, sweepBefore }),
+        pullCandidatesQuery(database.dialect, service, protocol, {
+          after: null,
+          bounds: { byNode: bounds, ordered: [] },
+          limit: PLAN_BATCH,
+          sweepBefore,
+        }),
         pull,
       );
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds, limit: PLAN_BATCH, sweepBefore }, 'sorted'),
+        pullCandidatesQuery(
+          database.dialect,
+          service,
+          protocol,
+          { after: null, bounds: { byNode: bounds, ordered: [] }, limit: PLAN_BATCH, sweepBefore },
+          'sorted',
+        ),
         pull,
       );
     });

@@ -1,0 +1,125 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { Db, Row } from '../config/service-config.js';
+import type { DialectName } from '../db/database-url.js';
+import { compareDbTimes } from '../db/db-values.js';
+import { recordSource, SORT_ALIAS, type Cursor, type RecordSource } from '../db/record-source.js';
+
+/**
+ * A node's pull bound: its last processed record's `(sort, id)`, and when
+ * that record was delivered. The node processes in the order it received
+ * records, which is `(sort, id)` order except for records sent late (a
+ * re-push, a late commit): those delivered in an earlier batch, or in the
+ * same batch (same push_time), count as received before it, whatever their
+ * sort value. The same batch counts because push_time is the last delivery
+ * attempt, not the first arrival: a batch whose answer was lost is sent
+ * again with later records, and the node may have processed the first copy
+ * long before (issue 13.3).
+ */
+export interface PullBound extends Cursor {
+  /** Left out (or null): the `(sort, id)` bound alone. */
+  pushTime?: unknown;
+}
+
+/**
+ * `null`: no bound (the node's last processed id is not known here);
+ * `'none'`: the node has processed none by its status, only the sweep applies.
+ */
+export type NodeBound = PullBound | null | 'none';
+
+/**
+ * Every node's bound for one pull pass, and the bound records in the pass's
+ * own order as the database sorts them (NULL sorts first, then `(sort, id)`).
+ * Each record read is placed among them by a binary search the database runs
+ * (its rank, `boundRankColumn`), so that which nodes' bounds a record is
+ * within is known from one number, however many nodes: a condition per node
+ * cost every record read a test per node (at 1,000 nodes 0.6 ms a record on
+ * SQLite, 40 times the rest of the pull).
+ */
+export interface PullBounds {
+  byNode: Map<string, NodeBound>;
+  /** The distinct bounds of `byNode`, in the pass's order. A bound missing here is taken as no bound. */
+  ordered: readonly PullBound[];
+}
+
+/** Aliases the pull adds to the rows it reads; never sent to a node. */
+export const BOUND_RANK_ALIAS = '__workmesh_bound_rank';
+export const PUSH_TIME_ALIAS = '__workmesh_push_time';
+
+/**
+ * Where the node's last processed record stands; null when the id is
+ * unknown here (the status is a hint, never proof).
+ */
+export async function readRecordKey(
+  db: Db,
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  id: unknown,
+): Promise<PullBound | null> {
+  const source = recordSource(dialect, service, protocol, 'delivered');
+  const { rows } = await sql<Row>`
+    select ${source.columns} from ${source.from}
+    where r.${sql.ref(protocol.id)} = ${id}`.execute(db);
+  const row = rows[0];
+  return row ? { sort: row[SORT_ALIAS], id: row[protocol.id], pushTime: row[protocol.flags.pushTime] ?? null } : null;
+}
+
+/**
+ * The nodes' bounds with their records sorted by the database, in one query
+ * (the ids are the records' own, read by readRecordKey: of the right type).
+ * A bound whose record is gone by now is left out of the order.
+ */
+export async function orderPullBounds(db: Db, protocol: ResolvedProtocol, byNode: Map<string, NodeBound>): Promise<PullBounds> {
+  const byId = new Map<string, PullBound>();
+  for (const bound of byNode.values()) if (bound !== null && bound !== 'none') byId.set(String(bound.id), bound);
+  if (byId.size === 0) return { byNode, ordered: [] };
+  const sort = sql.ref(`r.${protocol.sort}`);
+  const id = sql.ref(`r.${protocol.id}`);
+  const { rows } = await sql<Row>`
+    select ${id} as id from ${sql.table(protocol.table)} r
+    where ${id} in (${sql.join([...byId.values()].map((b) => b.id))})
+    order by case when ${sort} is null then 0 else 1 end, ${sort}, ${id}`.execute(db);
+  const ordered = rows.map((row) => byId.get(String(row.id))).filter((b): b is PullBound => b !== undefined);
+  return { byNode, ordered };
+}
+
+/**
+ * The rank of a record among the ordered bounds: the index of the first
+ * bound it is at or before, `ordered.length` when it is past them all. A
+ * balanced CASE: the database compares each record with log2 of the bounds.
+ */
+export function boundRankColumn(source: RecordSource, ordered: readonly PullBound[]): RawBuilder<unknown> {
+  const rank = (lo: number, hi: number): RawBuilder<unknown> => {
+    if (lo === hi) return sql.lit(lo);
+    const mid = (lo + hi) >> 1;
+    return sql`case when ${source.notAfter(ordered[mid]!)} then ${rank(lo, mid)} else ${rank(mid + 1, hi)} end`;
+  };
+  return rank(0, ordered.length);
+}
+
+/**
+ * Whether a record read by the pass is asked of its node: up to the node's
+ * bound (at or before it in the pass, or delivered no later than it), or
+ * swept. The same test the query's coarse filter makes for all nodes at
+ * once, made exact here for the record's own node. Times neither side can
+ * compare (a value a user wrote by hand) count as asked: asking a node for a
+ * record it has not processed only finds it not ready.
+ */
+export function isAsked(row: Row, bound: NodeBound, ranks: ReadonlyMap<PullBound, number>, sweepBefore: unknown): boolean {
+  if (bound === null) return true;
+  const pushTime = row[PUSH_TIME_ALIAS];
+  const atOrBefore = (limit: unknown): boolean => {
+    if (pushTime === null || pushTime === undefined) return false;
+    const order = compareDbTimes(pushTime, limit);
+    return order === undefined || order <= 0;
+  };
+  if (sweepBefore !== undefined && pushTime !== null && pushTime !== undefined) {
+    const order = compareDbTimes(pushTime, sweepBefore);
+    if (order === undefined || order < 0) return true;
+  }
+  if (bound === 'none') return false;
+  const index = ranks.get(bound);
+  if (index === undefined || Number(row[BOUND_RANK_ALIAS]) <= index) return true;
+  return bound.pushTime !== null && bound.pushTime !== undefined && atOrBefore(bound.pushTime);
+}
