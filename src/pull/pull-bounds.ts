@@ -86,12 +86,13 @@ export async function orderPullBounds(db: Db, protocol: ResolvedProtocol, byNode
 
 /**
  * The rank of a record among the ordered bounds: the index of the first
- * bound it is at or before, `ordered.length` when it is past them all. A
- * balanced CASE: the database compares each record with log2 of the bounds.
+ * bound it is at or before, `ordered.length` when it is past them all, plus
+ * `offset` (the bounds before these, all behind the record). A balanced
+ * CASE: the database compares each record with log2 of the bounds.
  */
-export function boundRankColumn(source: RecordSource, ordered: readonly PullBound[]): RawBuilder<unknown> {
+export function boundRankColumn(source: RecordSource, ordered: readonly PullBound[], offset = 0): RawBuilder<unknown> {
   const rank = (lo: number, hi: number): RawBuilder<unknown> => {
-    if (lo === hi) return sql.lit(lo);
+    if (lo === hi) return sql.lit(offset + lo);
     const mid = (lo + hi) >> 1;
     return sql`case when ${source.notAfter(ordered[mid]!)} then ${rank(lo, mid)} else ${rank(mid + 1, hi)} end`;
   };

@@ -12,7 +12,7 @@ import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
 import { isAsked, orderPullBounds, readRecordKey, type NodeBound } from './pull-bounds.js';
-import { readPullCandidates } from './read-pull-candidates.js';
+import { pullCandidatePass } from './read-pull-candidates.js';
 import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults, type StoredPull } from './write-pull-results.js';
 
 /** `pull.sweepAfterMs` when left out: five minutes. */
@@ -74,6 +74,11 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   const sweepBefore = toDbTime(dialect, new Date(Date.now() - sweepAfterMs));
   const passBounds = await orderPullBounds(db, protocol, bounds);
   const ranks = new Map(passBounds.ordered.map((bound, index) => [bound, index]));
+  const candidates = pullCandidatePass(db, dialect, service, protocol, {
+    ordered: passBounds.ordered,
+    sweepBefore,
+    limit: protocol.batchSize,
+  });
   const resultWrites = new FlagWriteGroup({
     db,
     minRows: HELD_BATCHES * protocol.batchSize,
@@ -85,13 +90,7 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     batchSize: protocol.batchSize,
     ...(props.signal && { signal: props.signal }),
     idOf: (row) => row[protocol.id],
-    read: (after, nodes) =>
-      readPullCandidates(db, dialect, service, protocol, {
-        after,
-        bounds: { byNode: new Map(nodes.map((n) => [n, bounds.get(n) ?? null])), ordered: passBounds.ordered },
-        sweepBefore,
-        limit: protocol.batchSize,
-      }),
+    read: (after, nodes) => candidates.read(after, new Map(nodes.map((n) => [n, bounds.get(n) ?? null]))),
     keep: (node, row) => isAsked(row, bounds.get(node) ?? null, ranks, sweepBefore),
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;

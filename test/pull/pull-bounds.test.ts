@@ -8,7 +8,7 @@ import { openDatabase, type Database } from '../../src/db/open-database.js';
 import { NODE_ALIAS, recordSource, SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
 import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
 import { isAsked, orderPullBounds, readRecordKey, type NodeBound, type PullBound } from '../../src/pull/pull-bounds.js';
-import { readPullCandidates } from '../../src/pull/read-pull-candidates.js';
+import { BOUNDS_PER_READ, pullCandidatePass } from '../../src/pull/read-pull-candidates.js';
 import { planTestConfig } from '../helpers/plan-fixture.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
 
@@ -90,10 +90,13 @@ for (const dialect of DIALECTS) {
       const ranks = new Map(bounds.ordered.map((b, i) => [b, i]));
 
       // The pass, in odd-sized batches, as runNodeStreams reads it.
+      // More bounds than one read ranks (BOUNDS_PER_READ): the pass reads them a window at a time.
+      expect(bounds.ordered.length).toBeGreaterThan(BOUNDS_PER_READ * 4);
+      const pass = pullCandidatePass(database.db, database.dialect, service, protocol, { ordered: bounds.ordered, sweepBefore, limit: 97 });
       const asked = new Map<string, unknown[]>();
       let after: Cursor | null = null;
       for (;;) {
-        const rows = await readPullCandidates(database.db, database.dialect, service, protocol, { after, bounds, sweepBefore, limit: 97 });
+        const rows = await pass.read(after, byNode);
         for (const row of rows) {
           const node = String(row[NODE_ALIAS]);
           if (isAsked(row, byNode.get(node) ?? null, ranks, sweepBefore)) asked.set(node, [...(asked.get(node) ?? []), Number(row.id)]);
