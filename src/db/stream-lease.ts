@@ -2,6 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from './database-url.js';
+import { ignoringConflicts } from './ignore-conflicts.js';
+import { chunksOf } from './statement-chunks.js';
 
 export const DEFAULT_LEASE_MS = 60_000;
 
@@ -70,49 +72,63 @@ export class StreamLeases {
     return this.#held.has(stream);
   }
 
-  /** Takes the streams that are free or expired; returns those now held. */
+  /**
+   * Takes the streams that are free or expired; returns those now held, in
+   * the order given. A few statements per chunk of streams, whatever their
+   * number: take over the expired and own leases, insert the missing ones
+   * (a row another master inserted first stays its), then read which are
+   * this owner's.
+   */
   async acquire(streams: string[]): Promise<string[]> {
-    const acquired: string[] = [];
-    for (const stream of streams) {
-      if (await this.#take(stream)) {
-        this.#held.add(stream);
-        acquired.push(stream);
-      }
-    }
+    // Sorted, so two masters taking overlapping streams lock the rows in the same order (MariaDB would deadlock otherwise).
+    const sorted = [...new Set(streams)].sort();
+    const taken = new Set<string>();
+    for (const chunk of chunksOf(sorted)) for (const stream of await this.#take(chunk)) taken.add(stream);
+    for (const stream of taken) this.#held.add(stream);
     this.#startRenewing();
-    return acquired;
+    return streams.filter((stream) => taken.has(stream));
   }
 
-  async #take(stream: string): Promise<boolean> {
+  async #take(streams: string[]): Promise<string[]> {
     const now = Date.now();
     const expiresAt = now + this.#ttlMs;
     // An expired lease, or one this owner already holds, is taken over in place.
-    const updated = await this.#db
+    await this.#db
       .updateTable('workmesh_lease')
       .set({ owner: this.#owner, expires_at: expiresAt })
-      .where('stream', '=', stream)
+      .where('stream', 'in', streams)
       .where((eb) => eb.or([eb('expires_at', '<', now), eb('owner', '=', this.#owner)]))
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) > 0) return true;
-    const insert = this.#db.insertInto('workmesh_lease').values({ stream, owner: this.#owner, expires_at: expiresAt });
-    const inserted = await (this.#dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).executeTakeFirst();
-    return Number(inserted.numInsertedOrUpdatedRows ?? 0n) > 0;
+      .execute();
+    const rows = streams.map((stream) => ({ stream, owner: this.#owner, expires_at: expiresAt }));
+    await ignoringConflicts(this.#db.insertInto('workmesh_lease').values(rows), this.#dialect).execute();
+    return this.#ownedOf(streams);
+  }
+
+  /** Which of these streams' leases are this owner's now. */
+  async #ownedOf(streams: string[]): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('workmesh_lease')
+      .select('stream')
+      .where('stream', 'in', streams)
+      .where('owner', '=', this.#owner)
+      .execute();
+    return rows.map((row) => String(row.stream));
   }
 
   /** Extends every held lease; a lease found taken over (a paused master) is dropped and reported. */
   async renew(): Promise<void> {
     const expiresAt = Date.now() + this.#ttlMs;
-    for (const stream of [...this.#held]) {
+    for (const chunk of chunksOf([...this.#held].sort())) {
       const updated = await this.#db
         .updateTable('workmesh_lease')
         .set({ expires_at: expiresAt })
-        .where('stream', '=', stream)
+        .where('stream', 'in', chunk)
         .where('owner', '=', this.#owner)
         .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) === 0) {
-        this.#held.delete(stream);
-        this.#lost(stream);
-      }
+      if (Number(updated.numUpdatedRows) >= chunk.length) continue;
+      const owned = new Set(await this.#ownedOf(chunk));
+      // Still held: one released while this renewal ran is no loss.
+      for (const stream of chunk) if (!owned.has(stream) && this.#held.delete(stream)) this.#lost(stream);
     }
   }
 

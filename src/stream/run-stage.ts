@@ -117,7 +117,7 @@ export async function runStage<O extends StreamOutcome>(
     for (const service of services) {
       const nodes = nodesOfService(config, service.name).filter((n) => options.node === undefined || n.name === options.node);
       for (const protocol of stage.protocols(service)) {
-        const targets: StageTarget<O>[] = [];
+        const wanted: { node: NodeConfig; outcome: O; key: string }[] = [];
         for (const node of nodes) {
           const outcome = stage.newOutcome({ service: service.name, protocol: protocol.name, node: node.name });
           outcomes.push(outcome);
@@ -127,9 +127,13 @@ export async function runStage<O extends StreamOutcome>(
             outcome.skipped = `in back-off until ${outcome.nextTryAt}: ${health.get(node.name)?.lastError ?? 'failed'}`;
             continue;
           }
-          const key = streamKey(stage.name, service.name, node.name, protocol.name);
-          const [held] = await leases.acquire([key]);
-          if (held === undefined) outcome.skipped = `another master is working this ${stage.name} stream`;
+          wanted.push({ node, outcome, key: streamKey(stage.name, service.name, node.name, protocol.name) });
+        }
+        // One call for the protocol's streams: a few statements, not a round trip per node.
+        const held = new Set(await leases.acquire(wanted.map((w) => w.key)));
+        const targets: StageTarget<O>[] = [];
+        for (const { node, outcome, key } of wanted) {
+          if (!held.has(key)) outcome.skipped = `another master is working this ${stage.name} stream`;
           else targets.push({ node, transport: transports.get(node), outcome, leaseHeld: () => leases.has(key) });
         }
         if (targets.length > 0) passes.push(stage.work({ service, protocol, targets, requests }));
