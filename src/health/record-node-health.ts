@@ -1,4 +1,7 @@
 import type { Db } from '../config/service-config.js';
+import { dialectOf } from '../db/dialect-of.js';
+import { ignoringConflicts } from '../db/ignore-conflicts.js';
+import { chunksOf } from '../db/statement-chunks.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
 import { backOffDelayMs, type BackOffSettings } from './back-off.js';
 
@@ -63,20 +66,22 @@ export async function recordNodeFailure(db: Db, failure: NodeFailure): Promise<n
 }
 
 /**
- * Records that a call to the node succeeded: the back-off is over and the
- * count of failures in a row starts again. One UPDATE, and an INSERT only
- * the first time a node is seen.
+ * Records that calls to these nodes succeeded: their back-off is over and
+ * the count of failures in a row starts again. Per chunk of nodes one
+ * UPDATE, and only when some have no row yet (the first time a node is
+ * seen) one SELECT of those that do and one INSERT of the others; a row
+ * another master inserted meanwhile is left as it is, a success needs no
+ * more than that it exists.
  */
-export async function recordNodeSuccess(db: Db, node: string, now: number): Promise<void> {
+export async function recordNodeSuccesses(db: Db, nodes: readonly string[], now: number): Promise<void> {
   const values = { failing_since: null, failures: 0, last_error: null, next_try_at: null, last_success_at: now };
-  const result = await db.updateTable('workmesh_node_health').set(values).where('node', '=', node).executeTakeFirst();
-  if (Number(result.numUpdatedRows) > 0) return;
-  try {
-    await db
-      .insertInto('workmesh_node_health')
-      .values({ node, ...values })
-      .execute();
-  } catch {
-    // Another master inserted the row meanwhile; a success needs no more than that it exists.
+  // Sorted, so two masters writing overlapping nodes lock the rows in the same order.
+  for (const chunk of chunksOf([...new Set(nodes)].sort())) {
+    const result = await db.updateTable('workmesh_node_health').set(values).where('node', 'in', chunk).executeTakeFirst();
+    if (Number(result.numUpdatedRows) >= chunk.length) continue;
+    const existing = await db.selectFrom('workmesh_node_health').select('node').where('node', 'in', chunk).execute();
+    const have = new Set(existing.map((row) => String(row.node)));
+    const missing = chunk.filter((node) => !have.has(node)).map((node) => ({ node, ...values }));
+    if (missing.length > 0) await ignoringConflicts(db.insertInto('workmesh_node_health').values(missing), dialectOf(db)).execute();
   }
 }

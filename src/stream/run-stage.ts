@@ -11,7 +11,7 @@ import type { NodeConfig } from '../config/node-config.js';
 import type { Database } from '../db/open-database.js';
 import { backOffSettings, type BackOffSettings } from '../health/back-off.js';
 import { readNodeHealth } from '../health/node-health.js';
-import { recordNodeFailure, recordNodeSuccess } from '../health/record-node-health.js';
+import { recordNodeFailure, recordNodeSuccesses } from '../health/record-node-health.js';
 import { finishRun, markAbandonedRuns, startRun } from '../db/run-log.js';
 import { recordStreamHistory } from '../db/stream-history.js';
 import { newLeaseOwner, StreamLeases, streamKey } from '../db/stream-lease.js';
@@ -163,13 +163,16 @@ export async function runStage<O extends StreamOutcome>(
 async function recordHealth(db: Database['db'], outcomes: StreamOutcome[], backOff: BackOffSettings): Promise<void> {
   const byNode = new Map<string, StreamOutcome[]>();
   for (const outcome of outcomes) byNode.set(outcome.node, [...(byNode.get(outcome.node) ?? []), outcome]);
+  const succeeded: string[] = [];
   for (const [node, mine] of byNode) {
     const failed = mine.find((o) => o.unavailable !== undefined);
     if (failed) {
       const nextTryAt = await recordNodeFailure(db, { node, error: failed.unavailable!, now: Date.now(), settings: backOff });
       for (const o of mine) if (o.unavailable !== undefined) o.nextTryAt = new Date(nextTryAt).toISOString();
     } else if (mine.some((o) => o.reached)) {
-      await recordNodeSuccess(db, node, Date.now());
+      succeeded.push(node);
     }
   }
+  // Successes are the common case: written together, a few statements for all nodes.
+  await recordNodeSuccesses(db, succeeded, Date.now());
 }

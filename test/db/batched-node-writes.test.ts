@@ -4,6 +4,7 @@ import type { Db } from '../../src/config/service-config.js';
 import type { Database } from '../../src/db/open-database.js';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
 import { StreamLeases } from '../../src/db/stream-lease.js';
+import { recordNodeSuccesses } from '../../src/health/record-node-health.js';
 import { createSaasSchema, saasConfigObjects, toMeshConfig } from '../helpers/saas-fixture.js';
 import { DIALECTS, openTestDatabase } from '../helpers/test-databases.js';
 
@@ -123,6 +124,46 @@ for (const { name: dialect, available } of DIALECTS) {
       await leases.renew();
       expect(lost.length).toBe(stolen.length + deleted.length);
       expect([COUNT - lost.length, counter.statements() - renewing]).toEqual([936, 2]);
+    });
+
+    it('recordNodeSuccesses resets failing nodes, inserts unseen ones and leaves other nodes alone', async () => {
+      const database = await migratedDatabase(dialect);
+      const nodes = names('node');
+      const failing = { failing_since: 100, failures: 3, last_error: 'refused', next_try_at: 900, last_success_at: 50 };
+      // By index mod 3: 0 failing, 1 no row yet, 2 healthy with an older success.
+      const rows = nodes.flatMap((node) => {
+        const kind = indexOf(node) % 3;
+        if (kind === 1) return [];
+        return [
+          kind === 0
+            ? { node, ...failing }
+            : { node, failing_since: null, failures: 0, last_error: null, next_try_at: null, last_success_at: 60 },
+        ];
+      });
+      await database.db
+        .insertInto('workmesh_node_health')
+        .values([...rows, { node: 'untouched', ...failing }])
+        .execute();
+
+      const now = 1_800_000_000_000;
+      const counter = counted(database.db);
+      await recordNodeSuccesses(counter.db, [...nodes, nodes[1]!], now);
+      // Three chunks, each with nodes never seen: an update, a select and an insert.
+      expect(counter.statements()).toBe(9);
+
+      const health = await database.db.selectFrom('workmesh_node_health').selectAll().execute();
+      expect(health.length).toBe(COUNT + 1);
+      const read = (r: (typeof health)[number]) => [
+        r.node,
+        r.failing_since === null ? null : Number(r.failing_since),
+        Number(r.failures),
+        r.last_error ?? null,
+        r.next_try_at === null ? null : Number(r.next_try_at),
+        r.last_success_at === null ? null : Number(r.last_success_at),
+      ];
+      const byNode = new Map(health.map((r) => [String(r.node), read(r)]));
+      for (const node of nodes) expect(byNode.get(node)).toEqual([node, null, 0, null, null, now]);
+      expect(byNode.get('untouched')).toEqual(['untouched', 100, 3, 'refused', 900, 50]);
     });
   });
 }
