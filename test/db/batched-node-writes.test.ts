@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/config/service-config.js';
 import type { Database } from '../../src/db/open-database.js';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
+import { startRun } from '../../src/db/run-log.js';
+import { recordStreamHistory } from '../../src/db/stream-history.js';
 import { StreamLeases } from '../../src/db/stream-lease.js';
 import { recordNodeSuccesses } from '../../src/health/record-node-health.js';
 import { createSaasSchema, saasConfigObjects, toMeshConfig } from '../helpers/saas-fixture.js';
@@ -164,6 +166,48 @@ for (const { name: dialect, available } of DIALECTS) {
       const byNode = new Map(health.map((r) => [String(r.node), read(r)]));
       for (const node of nodes) expect(byNode.get(node)).toEqual([node, null, 0, null, null, now]);
       expect(byNode.get('untouched')).toEqual(['untouched', 100, 3, 'refused', 900, 50]);
+    });
+
+    it('the stream totals are upserted for existing and new streams at once, and add up over runs', async () => {
+      const database = await migratedDatabase(dialect);
+      const { db } = database;
+      const nodes = names('node');
+      const key = { service: 'svc', protocol: 'deliveries' };
+      // Even nodes have totals from earlier runs.
+      await db
+        .insertInto('workmesh_stream_totals')
+        .values(nodes.filter((n) => indexOf(n) % 2 === 0).map((node) => ({ stage: 'push', ...key, node, records: 10, failed: 1 })))
+        .execute();
+      const pushed = (i: number) => i % 5;
+      const failed = (i: number) => i % 3;
+      const outcomes = nodes.map((node) => ({ ...key, node, pushed: pushed(indexOf(node)), failed: failed(indexOf(node)) }));
+      const counter = counted(db);
+      for (let run = 0; run < 2; run++) await recordStreamHistory(counter.db, await startRun(db, 'push', 'me'), 'push', outcomes);
+      // Per run: the run's start, three chunks of history rows, three upserts of totals, the pruning.
+      expect(counter.statements()).toBe(2 * 8);
+      await recordStreamHistory(db, await startRun(db, 'pull', 'me'), 'pull', [{ ...key, node: nodes[0]!, pulled: 4, failed: 0 }]);
+
+      const totals = await db.selectFrom('workmesh_stream_totals').selectAll().execute();
+      const actual = new Map(totals.map((t) => [`${t.stage} ${t.node}`, [Number(t.records), Number(t.failed)]]));
+      const expected = new Map<string, number[]>([[`pull ${nodes[0]}`, [4, 0]]]);
+      for (const node of nodes) {
+        const i = indexOf(node);
+        const earlier = i % 2 === 0 ? [10, 1] : [0, 0];
+        const moved = pushed(i) > 0 || failed(i) > 0;
+        if (i % 2 === 0 || moved) expected.set(`push ${node}`, [earlier[0]! + 2 * pushed(i), earlier[1]! + 2 * failed(i)]);
+      }
+      expect(actual.size).toBe(expected.size);
+      expect(Object.fromEntries(actual)).toEqual(Object.fromEntries(expected));
+      expect(
+        Number(
+          (
+            await db
+              .selectFrom('workmesh_stream_history')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
+      ).toBe(2 * COUNT + 1);
     });
   });
 }
