@@ -13,6 +13,9 @@ import { toDbBoolean } from './db-values.js';
  * as an UPDATE sees it, each in parentheses.
  */
 
+/** A node's name, or the SQL that gives it for each row (a column of the batches written together). */
+export type NodeName = string | RawBuilder<unknown>;
+
 /**
  * The record's entity is on `node`: its node column when the protocol's
  * table is the entity table, a correlated EXISTS on the entity table
@@ -27,7 +30,7 @@ export function entityOnNode(
   dialect: DialectName | 'unlocked',
   service: ResolvedService,
   protocol: ResolvedProtocol,
-  node: string,
+  node: NodeName,
 ): RawBuilder<unknown> {
   const { entity } = service;
   const table = sql.table(protocol.table);
@@ -54,7 +57,7 @@ export function stillPendingFor(
   dialect: DialectName,
   service: ResolvedService,
   protocol: ResolvedProtocol,
-  node: string,
+  node: NodeName,
 ): RawBuilder<unknown> {
   const table = sql.table(protocol.table);
   return sql`(${notARange(sql`${table}.${sql.ref(protocol.flags.pushSuccess)} is null`)} and ${entityOnNode(dialect, service, protocol, node)})`;

@@ -14,7 +14,7 @@ import { readMovesToken } from '../db/entity-moves.js';
 import { readPendingBatch } from './read-pending-batch.js';
 import { readRejected } from './read-rejected.js';
 import { toWireRecord } from './wire-record.js';
-import { markPushFailed, markPushed } from './write-push-flags.js';
+import { markPushFailed, markPushed, markPushedTogether, type DeliveredBatch } from './write-push-flags.js';
 
 /** A node this run may push to: its lease is held. */
 export type PushTarget = StageTarget<PushStreamOutcome>;
@@ -74,10 +74,12 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   let recordColumns: string[] | undefined;
   /** The service's moves token when the pass began. */
   let movesToken: { at: string | null } | undefined;
-  const flagWrites = new FlagWriteGroup({
+  const flagWrites = new FlagWriteGroup<DeliveredBatch>({
     db,
     minRows: HELD_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
+    // SQLite: the deliveries of a group in id order, whatever their nodes (write-push-flags.ts).
+    ...(dialect === 'sqlite' && { together: (trx: Db, parts: DeliveredBatch[]) => markPushedTogether(trx, protocol, parts, { service }) }),
   });
 
   const deliver = async (target: PushTarget, items: Item[]): Promise<Answer> => {
@@ -125,8 +127,9 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   const flagDelivered = async (target: PushTarget, items: Item[], at: Date): Promise<void> => {
     if (items.length === 0) return;
     const ids = items.map((i) => i.id);
-    const flagged = await flagWrites.write(smallestId(ids), ids.length, (trx) =>
-      markPushed(trx, dialect, protocol, ids, at, target.node.name, { service }),
+    const node = target.node.name;
+    const flagged = await flagWrites.writePart(smallestId(ids), ids.length, { ids, node, at }, (trx) =>
+      markPushed(trx, dialect, protocol, ids, at, node, { service }),
     );
     target.outcome.pushed += flagged;
     countSkipped(target.outcome, items.length - flagged);

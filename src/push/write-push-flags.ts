@@ -1,12 +1,13 @@
 import { sql } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
-import type { Db } from '../config/service-config.js';
+import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbBoolean, toDbTime } from '../db/db-values.js';
 import { inTransaction } from '../db/in-transaction.js';
 import { addRecordCounts } from '../db/record-counts.js';
 import { rowsChanged, stillPendingFor } from '../db/record-guards.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
+import { compareIds } from '../stream/flag-write-group.js';
 
 /** Where a batch went: its flags are written only to records still pending with their entity on that node. */
 export interface PushGuard {
@@ -77,4 +78,71 @@ export async function markPushFailed(
       ${sql.ref(flags.pushAttempts)} = ${sql.ref(flags.pushAttempts)} + 1
     where ${sql.ref(protocol.id)} in (${sql.join(ids)}) and ${stillPendingFor(dialect, guard.service, protocol, guard.node)}`.execute(db);
   return rowsChanged(result);
+}
+
+/** One delivered batch of those written together. */
+export interface DeliveredBatch {
+  ids: unknown[];
+  node: string;
+  at: Date;
+}
+
+/** Records one statement flags: three parameters each, far under SQLite's 32,766. */
+const ROWS_PER_STATEMENT = 1_000;
+
+/**
+ * markPushed for several batches, whatever their nodes, in a few statements
+ * (SQLite): their records in id order, each row joined to its batch's node
+ * and time by primary key, guarded as markPushed guards it, and returned, so
+ * that each batch counts its own. With many nodes a batch's records are
+ * scattered (at 1,000 nodes, every 1,000th record): a statement per batch
+ * cost 20 µs a record, against 4 µs for the same records in id order.
+ * Returns the rows flagged of each batch, in the order given.
+ */
+export async function markPushedTogether(
+  db: Db,
+  protocol: ResolvedProtocol,
+  batches: DeliveredBatch[],
+  guard: Omit<PushGuard, 'node'>,
+): Promise<number[]> {
+  const dialect = 'sqlite';
+  const { flags } = protocol;
+  const batchOf = new Map<string, number>();
+  const rows: { id: unknown; node: string; at: string }[] = [];
+  batches.forEach((batch, index) => {
+    const at = toDbTime(dialect, batch.at) as string;
+    for (const id of batch.ids) {
+      batchOf.set(String(id), index);
+      rows.push({ id, node: batch.node, at });
+    }
+  });
+  rows.sort((a, b) => compareIds(a.id, b.id));
+  const flagged = batches.map(() => 0);
+  const table = sql.table(protocol.table);
+  for (let first = 0; first < rows.length; first += ROWS_PER_STATEMENT) {
+    const chunk = rows.slice(first, first + ROWS_PER_STATEMENT);
+    const values = sql.join(chunk.map((row) => sql`(${row.id}, ${row.node}, ${row.at})`));
+    const { rows: changed } = await sql<Row>`
+      with v(id, node, at) as (values ${values})
+      update ${table} set
+        ${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)},
+        ${sql.ref(flags.pushTime)} = v.at,
+        ${sql.ref(flags.pushError)} = null,
+        ${sql.ref(flags.pushNode)} = v.node,
+        ${sql.ref(flags.pushAttempts)} = ${sql.ref(flags.pushAttempts)} + 1
+      from v
+      where ${table}.${sql.ref(protocol.id)} = v.id and ${stillPendingFor(dialect, guard.service, protocol, sql`v.node`)}
+      returning ${table}.${sql.ref(protocol.id)} as id`.execute(db);
+    for (const row of changed) {
+      const index = batchOf.get(String(row.id));
+      if (index !== undefined) flagged[index]!++;
+    }
+  }
+  if (!protocol.pull) {
+    const byNode = new Map<string, number>();
+    batches.forEach((batch, index) => byNode.set(batch.node, (byNode.get(batch.node) ?? 0) + flagged[index]!));
+    const changes = [...byNode].map(([node, records]) => ({ node, state: 'processed' as const, records }));
+    await addRecordCounts(db, dialect, guard.service, protocol, changes);
+  }
+  return flagged;
 }

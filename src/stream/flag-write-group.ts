@@ -3,20 +3,28 @@ import type { Db } from '../config/service-config.js';
 /** How long a group may wait for more answers once it has one: a bound on what grouping adds to a batch's time. */
 export const MAX_GATHER_MS = 50;
 
-export interface FlagWriteGroupProps {
+export interface FlagWriteGroupProps<P> {
   db: Db;
   /** A group is written as soon as it holds this many records: as many as the node streams hold at most, a whole wave of partial batches. */
   minRows: number;
   /** Whether answers are still on their way (requests in flight or queued): if none, waiting gathers nothing. */
   answersExpected(): boolean;
+  /**
+   * Writes several batches' parts (writePart) in as few statements as it
+   * can, in the group's transaction; returns each part's result, in order.
+   * Left out, each part is written by its own work.
+   */
+  together?(trx: Db, parts: P[]): Promise<number[]>;
 }
 
 /** One batch's flag writes, waiting for the group it goes in. */
-interface QueuedWrite {
+interface QueuedWrite<P> {
   /** The batch's smallest record id: the group writes its batches in this order. */
   firstId: unknown;
   rows: number;
   work(trx: Db): Promise<unknown>;
+  /** What `together` needs to write it with others; its work writes it alone. */
+  part?: P;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -43,26 +51,42 @@ interface QueuedWrite {
  * in its own transaction: one batch's data the database refuses fails that
  * batch only, as it did when each had its own transaction.
  */
-export class FlagWriteGroup {
+export class FlagWriteGroup<P = never> {
   readonly #db: Db;
   readonly #minRows: number;
   readonly #answersExpected: () => boolean;
-  #queued: QueuedWrite[] = [];
+  readonly #together: ((trx: Db, parts: P[]) => Promise<number[]>) | undefined;
+  #queued: QueuedWrite<P>[] = [];
   #queuedRows = 0;
   #writing = false;
   /** Set while a group waits for more: ends the wait. */
   #gathered: (() => void) | undefined;
 
-  constructor(props: FlagWriteGroupProps) {
+  constructor(props: FlagWriteGroupProps<P>) {
     this.#db = props.db;
     this.#minRows = props.minRows;
     this.#answersExpected = props.answersExpected;
+    this.#together = props.together?.bind(props);
   }
 
   /** Runs `work` (the flag writes of a batch of `rows` records) in a group's transaction; resolves with its result once that has committed. */
   write<T>(firstId: unknown, rows: number, work: (trx: Db) => Promise<T>): Promise<T> {
+    return this.#enqueue<T>({ firstId, rows, work });
+  }
+
+  /**
+   * As write, for a part the group writes together with the other parts it
+   * holds (`together`); `work` writes it alone, when the group has no
+   * `together`, or holds no other part, or failed and is written again batch by batch.
+   */
+  writePart(firstId: unknown, rows: number, part: P, work: (trx: Db) => Promise<number>): Promise<number> {
+    return this.#enqueue<number>({ firstId, rows, work, part });
+  }
+
+  #enqueue<T>(write: Pick<QueuedWrite<P>, 'firstId' | 'rows' | 'work' | 'part'>): Promise<T> {
+    const { rows } = write;
     return new Promise<T>((resolve, reject) => {
-      this.#queued.push({ firstId, rows, work, resolve: resolve as (value: unknown) => void, reject });
+      this.#queued.push({ ...write, resolve: resolve as (value: unknown) => void, reject });
       this.#queuedRows += rows;
       if (this.#ready()) this.#gathered?.();
       if (this.#writing) return;
@@ -96,12 +120,21 @@ export class FlagWriteGroup {
     this.#writing = false;
   }
 
-  async #writeGroup(group: QueuedWrite[]): Promise<void> {
+  async #writeGroup(group: QueuedWrite<P>[]): Promise<void> {
     let results: unknown[];
     try {
       results = await this.#db.transaction().execute(async (trx) => {
         const out: unknown[] = [];
-        for (const queued of group) out.push(await queued.work(trx));
+        const parts = group.flatMap((queued, index) => (queued.part === undefined ? [] : [{ part: queued.part, index }]));
+        const together = this.#together !== undefined && parts.length > 1;
+        for (const [index, queued] of group.entries()) if (!together || queued.part === undefined) out[index] = await queued.work(trx);
+        if (together) {
+          const written = await this.#together!(
+            trx,
+            parts.map((p) => p.part),
+          );
+          parts.forEach((p, k) => (out[p.index] = written[k]));
+        }
         return out;
       });
     } catch (error) {
