@@ -55,7 +55,11 @@ export interface RecordSource {
    * reading the index in order.
    */
   nodeIs(name: string): RawBuilder<unknown>;
-  /** The record's node is one of these (at least one), in the form of nodeIs: one lookup in a list, however long. */
+  /**
+   * The record's node is one of these (at least one), in the form of nodeIs.
+   * Past LISTED_NODES names, only that it has a node: the caller keeps the
+   * rows of its nodes (runNodeStreams deals rows to its streams by name).
+   */
   nodeIn(names: readonly string[]): RawBuilder<unknown>;
   /**
    * The records of a phase after the cursor (null: from the phase's start), in
@@ -72,6 +76,15 @@ export interface RecordSource {
   notAfter(cursor: Cursor): RawBuilder<unknown>;
   orderBy: RawBuilder<unknown>;
 }
+
+/**
+ * Node names a pass lists in its query, at most. SQLite with ANALYZE's STAT4
+ * statistics prepares a query again whenever its parameters change, which
+ * for a pass is every batch: with 1,000 names that cost 1 to 3 ms a batch,
+ * more than reading it. Past this many nodes, the pass reads the records of
+ * every node and keeps its own.
+ */
+export const LISTED_NODES = 64;
 
 /**
  * `entity`: a record belongs to its entity's current node (push, reports).
@@ -129,6 +142,11 @@ export function recordSource(
         ? sql`${entityNode} = ${name}`
         : sql`(r.${sql.ref(protocol.flags.pushNode)} = ${name} or (r.${sql.ref(protocol.flags.pushNode)} is null and ${entityNode} = ${name}))`,
     nodeIn: (names) => {
+      if (names.length > LISTED_NODES) {
+        return nodeOf === 'entity'
+          ? sql`${entityNode} is not null`
+          : sql`(r.${sql.ref(protocol.flags.pushNode)} is not null or ${entityNode} is not null)`;
+      }
       const list = sql`(${sql.join(names.map((name) => sql`${name}`))})`;
       return nodeOf === 'entity'
         ? sql`${entityNode} in ${list}`

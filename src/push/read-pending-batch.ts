@@ -8,7 +8,7 @@ import { phaseAfter, recordSource, type Cursor, type KeysetPhase } from '../db/r
 
 export interface PendingBatchQuery {
   after: Cursor | null;
-  /** Only records whose entity is on one of these nodes. */
+  /** Only records whose entity is on one of these nodes (past LISTED_NODES, the caller keeps them: record-source.ts). */
   nodes: string[];
   limit: number;
   /** For `settleMs`: only records whose sort value is older than this. */
@@ -49,7 +49,7 @@ export function pendingBatchQuery(
   phase: KeysetPhase = phaseAfter(query.after),
 ): RawBuilder<Row> {
   const source = recordSource(dialect, service, protocol);
-  const conditions = [sql`r.${sql.ref(protocol.flags.pushSuccess)} is null`, sql`${source.node} in (${sql.join(query.nodes)})`];
+  const conditions = [sql`r.${sql.ref(protocol.flags.pushSuccess)} is null`, source.nodeIn(query.nodes)];
   conditions.push(source.inPhase(phase, query.after));
   // A NULL sort counts as the oldest: always settled.
   if (query.settledBefore && phase === 'sorted')

@@ -8,7 +8,7 @@ import { toDbBoolean, toDbTime } from '../../src/db/db-values.js';
 import { recordingKysely } from '../../src/db/recording-kysely.js';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
 import { openDatabase, type Database } from '../../src/db/open-database.js';
-import { SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
+import { LISTED_NODES, SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
 import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
 import { orderPullBounds, readRecordKey, type NodeBound } from '../../src/pull/pull-bounds.js';
 import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
@@ -146,6 +146,12 @@ for (const dialect of DIALECTS) {
         pendingBatchQuery(database.dialect, service, protocol, { after, nodes: PLAN_NODES, limit: PLAN_BATCH });
       await expectRange(pending(null), push());
       await expectRange(pending(await cursorAfter(PLAN_BATCH * 4)), { ...push(), rangeOn: protocol.sort });
+      // With more nodes than a query lists (LISTED_NODES), the pass reads every node's records: the same range.
+      const manyNodes = [...PLAN_NODES, ...Array.from({ length: LISTED_NODES }, (_, i) => `far${i}`)];
+      await expectRange(
+        pendingBatchQuery(database.dialect, service, protocol, { after: null, nodes: manyNodes, limit: PLAN_BATCH }),
+        push(),
+      );
 
       // Pull: pushed and not pulled, up to each node's last processed record.
       const { rows } = await sql<{ sort: unknown; id: unknown }>`

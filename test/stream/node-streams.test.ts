@@ -43,4 +43,30 @@ describe('runNodeStreams', () => {
       expect(ids, node).toEqual(all.filter((r) => r[NODE_ALIAS] === node).map((r) => r.id));
     }
   });
+
+  it('sends a node only its own records, and none of nodes it does not serve or rows it is not to keep', async () => {
+    // What a read returns past LISTED_NODES names: the records of every node, served or not (and of none).
+    const all = records(3_000, 100).map((row, i) => (i % 97 === 0 ? { ...row, [NODE_ALIAS]: null } : row));
+    const served = Array.from({ length: 80 }, (_, i) => `n${i + 1}`);
+    const received = new Map<string, number[]>();
+    await runNodeStreams({
+      nodes: served,
+      batchSize: 50,
+      idOf: (row) => row.id,
+      read: async (after) => {
+        const from = after === null ? 0 : Number(after.id);
+        return all.slice(from, from + 50);
+      },
+      keep: (_node, row) => Number(row.id) % 7 !== 3,
+      send: async (node, batch) => {
+        received.set(node, [...(received.get(node) ?? []), ...batch.map((r) => Number(r.id))]);
+        return true;
+      },
+    });
+    expect([...received.keys()].sort()).toEqual([...served].sort());
+    for (const node of served) {
+      const expected = all.filter((r) => r[NODE_ALIAS] === node && Number(r.id) % 7 !== 3).map((r) => r.id);
+      expect(received.get(node), node).toEqual(expected);
+    }
+  });
 });
