@@ -73,7 +73,7 @@ export function stillDeliveredTo(
   dialect: DialectName,
   service: ResolvedService,
   protocol: ResolvedProtocol,
-  node: string,
+  node: NodeName,
 ): RawBuilder<unknown> {
   const table = sql.table(protocol.table);
   const { flags } = protocol;

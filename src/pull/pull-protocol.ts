@@ -13,6 +13,7 @@ import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
 import { isAsked, orderPullBounds, readRecordKey, type NodeBound } from './pull-bounds.js';
 import { pullCandidatePass } from './read-pull-candidates.js';
+import { storableTogether, storePullResultsTogether, type PulledBatch } from './store-pull-results-together.js';
 import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults, type StoredPull } from './write-pull-results.js';
 
 /** `pull.sweepAfterMs` when left out: five minutes. */
@@ -79,10 +80,15 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     sweepBefore,
     limit: protocol.batchSize,
   });
-  const resultWrites = new FlagWriteGroup({
+  const resultWrites = new FlagWriteGroup<PulledBatch, StoredPull>({
     db,
     minRows: HELD_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
+    // SQLite: the results of a group in id order, whatever their nodes (store-pull-results-together.ts).
+    ...(dialect === 'sqlite' &&
+      storableTogether(protocol) && {
+        together: (trx: Db, parts: PulledBatch[]) => storePullResultsTogether(trx, service, protocol, parts),
+      }),
   });
 
   await runNodeStreams({
@@ -121,7 +127,7 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       let stored: StoredPull;
       try {
         const matched = matchResults(batch, protocol.id, answer.body.results, nodeName);
-        stored = await resultWrites.write(smallestId(ids), ids.length, (trx) =>
+        stored = await resultWrites.writePart(smallestId(ids), ids.length, { node: nodeName, answered: matched, at }, (trx) =>
           storePullResults(trx, dialect, guard, protocol, matched, props.columnTypes, at),
         );
       } catch (error) {

@@ -214,7 +214,7 @@ async function writePullResults(
 }
 
 /** The processing errors of one batch, one guarded UPDATE; returns the rows written. */
-async function storePullFailures(
+export async function storePullFailures(
   trx: Db,
   dialect: DialectName,
   guard: PullGuard,
@@ -261,7 +261,7 @@ export async function markPullRequestFailed(
 }
 
 /** A result value as SQLite binds it (bindValue's conversions, without the Kysely node). */
-function sqliteValue(value: unknown): unknown {
+export function sqliteValue(value: unknown): unknown {
   if (value !== null && typeof value === 'object') return JSON.stringify(value);
   if (typeof value === 'boolean') return value ? 1 : 0;
   return value === undefined ? null : value;

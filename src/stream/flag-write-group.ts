@@ -3,7 +3,7 @@ import type { Db } from '../config/service-config.js';
 /** How long a group may wait for more answers once it has one: a bound on what grouping adds to a batch's time. */
 export const MAX_GATHER_MS = 50;
 
-export interface FlagWriteGroupProps<P> {
+export interface FlagWriteGroupProps<P, R> {
   db: Db;
   /** A group is written as soon as it holds this many records: as many as the node streams hold at most, a whole wave of partial batches. */
   minRows: number;
@@ -14,7 +14,7 @@ export interface FlagWriteGroupProps<P> {
    * can, in the group's transaction; returns each part's result, in order.
    * Left out, each part is written by its own work.
    */
-  together?(trx: Db, parts: P[]): Promise<number[]>;
+  together?(trx: Db, parts: P[]): Promise<R[]>;
 }
 
 /** One batch's flag writes, waiting for the group it goes in. */
@@ -51,18 +51,18 @@ interface QueuedWrite<P> {
  * in its own transaction: one batch's data the database refuses fails that
  * batch only, as it did when each had its own transaction.
  */
-export class FlagWriteGroup<P = never> {
+export class FlagWriteGroup<P = never, R = number> {
   readonly #db: Db;
   readonly #minRows: number;
   readonly #answersExpected: () => boolean;
-  readonly #together: ((trx: Db, parts: P[]) => Promise<number[]>) | undefined;
+  readonly #together: ((trx: Db, parts: P[]) => Promise<R[]>) | undefined;
   #queued: QueuedWrite<P>[] = [];
   #queuedRows = 0;
   #writing = false;
   /** Set while a group waits for more: ends the wait. */
   #gathered: (() => void) | undefined;
 
-  constructor(props: FlagWriteGroupProps<P>) {
+  constructor(props: FlagWriteGroupProps<P, R>) {
     this.#db = props.db;
     this.#minRows = props.minRows;
     this.#answersExpected = props.answersExpected;
@@ -79,8 +79,8 @@ export class FlagWriteGroup<P = never> {
    * holds (`together`); `work` writes it alone, when the group has no
    * `together`, or holds no other part, or failed and is written again batch by batch.
    */
-  writePart(firstId: unknown, rows: number, part: P, work: (trx: Db) => Promise<number>): Promise<number> {
-    return this.#enqueue<number>({ firstId, rows, work, part });
+  writePart(firstId: unknown, rows: number, part: P, work: (trx: Db) => Promise<R>): Promise<R> {
+    return this.#enqueue<R>({ firstId, rows, work, part });
   }
 
   #enqueue<T>(write: Pick<QueuedWrite<P>, 'firstId' | 'rows' | 'work' | 'part'>): Promise<T> {

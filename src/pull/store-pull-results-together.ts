@@ -1,0 +1,118 @@
+import { CompiledQuery, sql } from 'kysely';
+import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
+import type { Db, Row } from '../config/service-config.js';
+import { toDbBoolean, toDbTime } from '../db/db-values.js';
+import { addRecordCounts, type CountChange } from '../db/record-counts.js';
+import { stillDeliveredTo } from '../db/record-guards.js';
+import { compareIds } from '../stream/flag-write-group.js';
+import { sqliteValue, storePullFailures, type PullBatchResults, type StoredPull } from './write-pull-results.js';
+
+/** One answered pull batch of those stored together. */
+export interface PulledBatch {
+  node: string;
+  answered: PullBatchResults;
+  at: Date;
+}
+
+/** Parameters one statement binds at most: under SQLite's 32,766. */
+const PARAMETERS_PER_STATEMENT = 30_000;
+
+/**
+ * Whether a protocol's results can be stored together (SQLite): into
+ * `pull.columns`, none of them a flag column, and no `pull.fn` (which sees
+ * each batch's records alone).
+ */
+export function storableTogether(protocol: ResolvedProtocol): boolean {
+  const pull = protocol.pull;
+  if (!pull?.columns || pull.fn) return false;
+  const flagColumns = [protocol.flags.pullSuccess, protocol.flags.pullTime, protocol.flags.pullError];
+  return !Object.values(pull.columns).some((column) => flagColumns.includes(column));
+}
+
+/**
+ * storePullResults for several batches, whatever their nodes (SQLite, a
+ * protocol storableTogether): the successes of all in id order, each row
+ * joined by primary key to its batch's node, time and results, guarded as
+ * storePullResults guards it, and returned, so that each batch counts its
+ * own; the errors per batch, as before. With many nodes a batch's records
+ * are scattered over the table, and a statement per batch cost four times
+ * as much a record as the same records in id order (write-push-flags.ts).
+ * The counters change in the same transaction. Returns each batch's
+ * StoredPull, in the order given.
+ */
+export async function storePullResultsTogether(
+  trx: Db,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  batches: PulledBatch[],
+): Promise<StoredPull[]> {
+  const dialect = 'sqlite';
+  const { flags } = protocol;
+  const table = sql.table(protocol.table);
+  const id = sql.ref(protocol.id);
+  // Only the columns some result has a field for.
+  const columns = Object.entries(protocol.pull!.columns!).filter(([field]) =>
+    batches.some((b) => b.answered.succeeded.some((s) => field in s.result)),
+  );
+  const batchOf = new Map<string, number>();
+  const rows: { id: unknown; params: unknown[] }[] = [];
+  batches.forEach((batch, index) => {
+    const at = toDbTime(dialect, batch.at);
+    for (const { record, result } of batch.answered.succeeded) {
+      const params: unknown[] = [record[protocol.id], batch.node, at];
+      for (const [field] of columns) params.push(...(field in result ? [sqliteValue(result[field]), 1] : [null, 0]));
+      batchOf.set(String(record[protocol.id]), index);
+      rows.push({ id: record[protocol.id], params });
+    }
+  });
+  rows.sort((a, b) => compareIds(a.id, b.id));
+  const pulled = batches.map(() => 0);
+  const names = ['__wm_id', '__wm_node', '__wm_at', ...columns.flatMap((_, i) => [`__wm_v${i}`, `__wm_p${i}`])];
+  const set = [
+    ...columns.map(
+      ([, column], i) =>
+        sql`${sql.ref(column)} = case when v.${sql.ref(`__wm_p${i}`)} then v.${sql.ref(`__wm_v${i}`)} else ${table}.${sql.ref(column)} end`,
+    ),
+    sql`${sql.ref(flags.pullSuccess)} = ${toDbBoolean(dialect, true)}`,
+    sql`${sql.ref(flags.pullTime)} = v.${sql.ref('__wm_at')}`,
+    sql`${sql.ref(flags.pullError)} = null`,
+  ];
+  const still = stillDeliveredTo(dialect, service, protocol, sql`v.${sql.ref('__wm_node')}`);
+  const head = sql`with v(${sql.join(names.map((n) => sql.ref(n)))}) as (values `.compile(trx);
+  const tail = sql`)
+    update ${table} set ${sql.join(set, sql`, `)}
+    from v where ${table}.${id} = v.${sql.ref('__wm_id')} and ${still}
+    returning ${table}.${id} as id`.compile(trx);
+  // The VALUES rows as text (`(?, ?, ?, ...)`), as writePullResults writes them: Kysely nodes cost more than the UPDATE.
+  const placeholders = `(${names.map(() => '?').join(', ')})`;
+  const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / names.length));
+  for (let first = 0; first < rows.length; first += perStatement) {
+    const chunk = rows.slice(first, first + perStatement);
+    const { rows: changed } = await trx.executeQuery<Row>(
+      CompiledQuery.raw(`${head.sql}${chunk.map(() => placeholders).join(', ')}${tail.sql}`, [
+        ...head.parameters,
+        ...chunk.flatMap((row) => row.params),
+        ...tail.parameters,
+      ]),
+    );
+    for (const row of changed) {
+      const index = batchOf.get(String(row.id));
+      if (index !== undefined) pulled[index]!++;
+    }
+  }
+  const stored: StoredPull[] = [];
+  const counts = new Map<string, { processed: number; failed: number }>();
+  for (const [index, batch] of batches.entries()) {
+    const failed = await storePullFailures(trx, dialect, { service, node: batch.node }, protocol, batch.answered, batch.at);
+    const total = batch.answered.succeeded.length + batch.answered.failed.length;
+    stored.push({ pulled: pulled[index]!, failed, skipped: total - pulled[index]! - failed });
+    const count = counts.get(batch.node) ?? { processed: 0, failed: 0 };
+    counts.set(batch.node, { processed: count.processed + pulled[index]!, failed: count.failed + failed });
+  }
+  const changes: CountChange[] = [...counts].flatMap(([node, c]) => [
+    { node, state: 'processed' as const, records: c.processed },
+    { node, state: 'failed' as const, records: c.failed },
+  ]);
+  await addRecordCounts(trx, dialect, service, protocol, changes);
+  return stored;
+}
