@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { compareDbTimes } from '../db/db-values.js';
+import { isDataError } from '../db/storage-error.js';
 import { recordSource, SORT_ALIAS, type Cursor, type RecordSource } from '../db/record-source.js';
 
 /**
@@ -63,6 +64,50 @@ export async function readRecordKey(
     where r.${sql.ref(protocol.id)} = ${id}`.execute(db);
   const row = rows[0];
   return row ? { sort: row[SORT_ALIAS], id: row[protocol.id], pushTime: row[protocol.flags.pushTime] ?? null } : null;
+}
+
+/** Ids one query looks up at most. */
+const IDS_PER_QUERY = 1_000;
+
+/**
+ * The nodes' last processed records, by the id each node gave (as text),
+ * in a query per thousand ids instead of one per node. An id that is no
+ * record here is left out, as readRecordKey leaves it: the node's records
+ * then have no bound. An id the database refuses for the column's type
+ * (`"abc"` for an integer id, on PostgreSQL) is looked up again alone, and
+ * left out too: one node's answer never fails the others' pull.
+ */
+export async function readRecordKeys(
+  db: Db,
+  dialect: DialectName,
+  service: ResolvedService,
+  protocol: ResolvedProtocol,
+  ids: readonly (string | number)[],
+): Promise<Map<string, PullBound>> {
+  const source = recordSource(dialect, service, protocol, 'delivered');
+  const keys = new Map<string, PullBound>();
+  const read = async (chunk: readonly unknown[]) => {
+    const { rows } = await sql<Row>`
+      select ${source.columns} from ${source.from}
+      where r.${sql.ref(protocol.id)} in (${sql.join(chunk)})`.execute(db);
+    for (const row of rows) {
+      keys.set(String(row[protocol.id]), { sort: row[SORT_ALIAS], id: row[protocol.id], pushTime: row[protocol.flags.pushTime] ?? null });
+    }
+  };
+  const distinct = [...new Map(ids.map((id) => [String(id), id])).values()];
+  for (let first = 0; first < distinct.length; first += IDS_PER_QUERY) {
+    const chunk = distinct.slice(first, first + IDS_PER_QUERY);
+    try {
+      await read(chunk);
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      for (const id of chunk)
+        await read([id]).catch((alone: unknown) => {
+          if (!isDataError(alone)) throw alone;
+        });
+    }
+  }
+  return keys;
 }
 
 /**

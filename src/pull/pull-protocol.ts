@@ -11,7 +11,7 @@ import { HELD_BATCHES, runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
-import { isAsked, orderPullBounds, readRecordKey, type NodeBound } from './pull-bounds.js';
+import { isAsked, orderPullBounds, readRecordKeys, type NodeBound } from './pull-bounds.js';
 import { pullCandidatePass } from './read-pull-candidates.js';
 import { storePullResultsTogether, storeTogether, type PulledBatch } from './store-pull-results-together.js';
 import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults, type StoredPull } from './write-pull-results.js';
@@ -47,6 +47,8 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   const { db, dialect, service, protocol } = props;
   const pull = protocol.pull!;
   const bounds = new Map<string, NodeBound>();
+  /** Each node's last processed id, by its status. */
+  const lasts = new Map<string, string | number | null>();
   const targets = new Map(props.targets.map((t) => [t.node.name, t]));
   await Promise.all(
     props.targets.map(async (target) => {
@@ -67,9 +69,13 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
         return;
       }
       target.outcome.lastProcessedId = last;
-      bounds.set(target.node.name, last === null ? 'none' : await readRecordKey(db, dialect, service, protocol, last));
+      lasts.set(target.node.name, last);
     }),
   );
+  // Every node's last processed record, in a query per thousand nodes.
+  const ids = [...lasts.values()].filter((id): id is string | number => id !== null);
+  const keys = await readRecordKeys(db, dialect, service, protocol, ids);
+  for (const [node, last] of lasts) bounds.set(node, last === null ? 'none' : (keys.get(String(last)) ?? null));
   if (bounds.size === 0) return;
   const sweepAfterMs = pull.sweepAfterMs ?? DEFAULT_SWEEP_AFTER_MS;
   const sweepBefore = toDbTime(dialect, new Date(Date.now() - sweepAfterMs));

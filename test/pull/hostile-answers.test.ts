@@ -88,6 +88,12 @@ const HOSTILITIES: Hostility[] = [
   },
   { name: 'a lastProcessedId that is an array', apply: badStatus([1, 2]), error: () => new RegExp(`${LAST_PROCESSED.source}an array$`) },
   {
+    // No record has it (PostgreSQL refuses the text for an integer id): a hint without use, node2's records have no bound.
+    name: 'a lastProcessedId that is no id of the table',
+    apply: badStatus('not-an-id'),
+    error: () => undefined,
+  },
+  {
     name: 'a lastProcessedId that is a 70 KB string',
     apply: badStatus('7'.repeat(70_000)),
     error: () => new RegExp(`${LAST_PROCESSED.source}a string of 70000 characters \\(at most 100\\)$`),
