@@ -93,6 +93,7 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     answersExpected: () => props.requests.size + props.requests.pending > 0,
     // The results of a group in id order, whatever their nodes, where the database can (store-pull-results-together.ts).
     ...(together && {
+      togetherUpTo: protocol.batchSize / 2,
       together: (trx: Db, parts: PulledBatch[]) => storePullResultsTogether(trx, service, protocol, parts, together),
     }),
   });

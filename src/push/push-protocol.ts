@@ -82,7 +82,10 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     minRows: HELD_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
     // The deliveries of a group in id order, whatever their nodes, where the database can (write-push-flags.ts).
-    ...(together && { together: (trx: Db, parts: DeliveredBatch[]) => markPushedTogether(trx, protocol, parts, { service }, together) }),
+    ...(together && {
+      togetherUpTo: protocol.batchSize / 2,
+      together: (trx: Db, parts: DeliveredBatch[]) => markPushedTogether(trx, protocol, parts, { service }, together),
+    }),
   });
 
   const deliver = async (target: PushTarget, items: Item[]): Promise<Answer> => {

@@ -15,6 +15,13 @@ export interface FlagWriteGroupProps<P, R> {
    * Left out, each part is written by its own work.
    */
   together?(trx: Db, parts: P[]): Promise<R[]>;
+  /**
+   * Parts of at most this many records go to `together`; larger ones are
+   * written by their own work. A full batch covers a short range of the
+   * table already (few nodes), and one statement for it costs less than
+   * joining it to a list; the partial batches of many nodes are scattered.
+   */
+  togetherUpTo?: number;
 }
 
 /** One batch's flag writes, waiting for the group it goes in. */
@@ -56,6 +63,7 @@ export class FlagWriteGroup<P = never, R = number> {
   readonly #minRows: number;
   readonly #answersExpected: () => boolean;
   readonly #together: ((trx: Db, parts: P[]) => Promise<R[]>) | undefined;
+  readonly #togetherUpTo: number;
   #queued: QueuedWrite<P>[] = [];
   #queuedRows = 0;
   #writing = false;
@@ -67,6 +75,7 @@ export class FlagWriteGroup<P = never, R = number> {
     this.#minRows = props.minRows;
     this.#answersExpected = props.answersExpected;
     this.#together = props.together?.bind(props);
+    this.#togetherUpTo = props.togetherUpTo ?? Number.POSITIVE_INFINITY;
   }
 
   /** Runs `work` (the flag writes of a batch of `rows` records) in a group's transaction; resolves with its result once that has committed. */
@@ -125,9 +134,12 @@ export class FlagWriteGroup<P = never, R = number> {
     try {
       results = await this.#db.transaction().execute(async (trx) => {
         const out: unknown[] = [];
-        const parts = group.flatMap((queued, index) => (queued.part === undefined ? [] : [{ part: queued.part, index }]));
+        const parts = group.flatMap((queued, index) =>
+          queued.part === undefined || queued.rows > this.#togetherUpTo ? [] : [{ part: queued.part, index }],
+        );
         const together = this.#together !== undefined && parts.length > 1;
-        for (const [index, queued] of group.entries()) if (!together || queued.part === undefined) out[index] = await queued.work(trx);
+        const inParts = new Set(together ? parts.map((p) => p.index) : []);
+        for (const [index, queued] of group.entries()) if (!inParts.has(index)) out[index] = await queued.work(trx);
         if (together) {
           const written = await this.#together!(
             trx,

@@ -76,4 +76,30 @@ describe('FlagWriteGroup', () => {
     expect(['b', 'a10', 'a9'].sort(compareIds)).toEqual(['a10', 'a9', 'b']);
     expect(smallestId([5n, 3n, 4n])).toBe(3n);
   });
+
+  it('writes the small parts of a group together, and each larger one by its own work, in the same transaction', async () => {
+    const { db, ran, write, transactions } = countingDb();
+    const together: string[][] = [];
+    const group = new FlagWriteGroup<string, number>({
+      db,
+      minRows: 1_000,
+      answersExpected: () => false,
+      togetherUpTo: 250,
+      together: async (trx, parts) => {
+        together.push(parts);
+        (trx as unknown as { writes: string[] }).writes.push('together');
+        return parts.map((part) => part.length);
+      },
+    });
+    const results = await Promise.all([
+      group.writePart(5, 2, 'ab', write('alone-a', -1)),
+      group.writePart(1, 600, 'full', write('full', 600)),
+      group.writePart(9, 3, 'cde', write('alone-c', -1)),
+    ]);
+    // The small parts' results come from `together`, the full batch's from its own work.
+    expect(results).toEqual([2, 600, 3]);
+    expect(together).toEqual([['ab', 'cde']]);
+    expect(transactions()).toBe(1);
+    expect(ran.map((r) => r.write).sort()).toEqual(['full', 'together']);
+  });
 });
