@@ -15,6 +15,7 @@ import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
 import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
 import { markPushFailed, markPushed, markPushedTogether, togetherDialect } from '../../src/push/write-push-flags.js';
 import { readColumnTypes } from '../../src/db/read-column-types.js';
+import { flagIndexHints } from '../../src/db/flag-index-hints.js';
 import { storePullResultsTogether, storeTogether } from '../../src/pull/store-pull-results-together.js';
 import { markPullRequestFailed, storePullResults } from '../../src/pull/write-pull-results.js';
 import { analyzePlanTables, PLAN_ACCOUNTS, PLAN_BATCH, PLAN_NODES, PLAN_RECORDS, planTestConfig } from '../helpers/plan-fixture.js';
@@ -236,6 +237,17 @@ for (const dialect of DIALECTS) {
           ...pull,
           rangeOn: protocol.sort,
         },
+      );
+      // MariaDB/MySQL are told the pull index (flag-index-hints.ts): the pass reads exactly it.
+      const indexHint = (await flagIndexHints(database.db, database.dialect, protocol)).pull;
+      await expectRange(
+        pullCandidatesQuery(database.dialect, service, protocol, {
+          after: middle,
+          bounds: { byNode: bounds, ordered: [] },
+          limit: PLAN_BATCH,
+          indexHint,
+        }),
+        { indexes: [passIndex(protocol, 'pull')], rangeOn: protocol.sort },
       );
       // 300 nodes, each bounded by a record of its own: the node list, the rank among the bounds and the stop at the last bound ranked
       // change no plan (bounds among the records delivered and not pulled, as a node's last processed records are; the pass after
