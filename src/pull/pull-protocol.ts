@@ -13,7 +13,7 @@ import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
 import { isAsked, orderPullBounds, readRecordKeys, type NodeBound } from './pull-bounds.js';
 import { pullCandidatePass } from './read-pull-candidates.js';
-import { storePullResultsTogether, storeTogether, type PulledBatch } from './store-pull-results-together.js';
+import { storableTogether, storePullResultsTogether, type PulledBatch } from './store-pull-results-together.js';
 import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults, type StoredPull } from './write-pull-results.js';
 
 /** `pull.sweepAfterMs` when left out: five minutes. */
@@ -86,16 +86,16 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     sweepBefore,
     limit: protocol.batchSize,
   });
-  const together = storeTogether(dialect, protocol, props.columnTypes);
   const resultWrites = new FlagWriteGroup<PulledBatch, StoredPull>({
     db,
     minRows: HELD_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
-    // The results of a group in id order, whatever their nodes, where the database can (store-pull-results-together.ts).
-    ...(together && {
-      togetherUpTo: protocol.batchSize / 2,
-      together: (trx: Db, parts: PulledBatch[]) => storePullResultsTogether(trx, service, protocol, parts, together),
-    }),
+    // SQLite: the results of a group in id order, whatever their nodes (store-pull-results-together.ts).
+    ...(dialect === 'sqlite' &&
+      storableTogether(protocol) && {
+        togetherUpTo: protocol.batchSize / 2,
+        together: (trx: Db, parts: PulledBatch[]) => storePullResultsTogether(trx, service, protocol, parts),
+      }),
   });
 
   await runNodeStreams({

@@ -267,8 +267,7 @@ export function sqliteValue(value: unknown): unknown {
   return value === undefined ? null : value;
 }
 
-/** A result value bound for its column: JSON for objects, and on PostgreSQL cast to the column's type. */
-export function bindValue(dialect: DialectName, value: unknown, postgresType: string | undefined): RawBuilder<unknown> {
+function bindValue(dialect: DialectName, value: unknown, postgresType: string | undefined): RawBuilder<unknown> {
   let bound: unknown = value;
   if (value !== null && typeof value === 'object') bound = JSON.stringify(value);
   else if (typeof value === 'boolean' && dialect === 'sqlite') bound = value ? 1 : 0;

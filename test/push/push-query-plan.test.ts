@@ -16,7 +16,6 @@ import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
 import { markPushFailed, markPushed, markPushedTogether, togetherDialect } from '../../src/push/write-push-flags.js';
 import { readColumnTypes } from '../../src/db/read-column-types.js';
 import { flagIndexHints } from '../../src/db/flag-index-hints.js';
-import { storePullResultsTogether, storeTogether } from '../../src/pull/store-pull-results-together.js';
 import { markPullRequestFailed, storePullResults } from '../../src/pull/write-pull-results.js';
 import { analyzePlanTables, PLAN_ACCOUNTS, PLAN_BATCH, PLAN_NODES, PLAN_RECORDS, planTestConfig } from '../helpers/plan-fixture.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
@@ -93,18 +92,6 @@ for (const dialect of DIALECTS) {
           { ids: pending.slice(25, 50), node: 'node2', at },
         ];
         await markPushedTogether(writes, protocol, parts, { service }, together);
-      }
-      const storing = storeTogether(database.dialect, protocol, await readColumnTypes(database, protocol.table));
-      if (storing) {
-        const answeredOf = (ids: unknown[]) => ({
-          succeeded: ids.map((id) => ({ record: { id }, result: { id, hash: 'h' } })),
-          failed: [],
-        });
-        const parts = [
-          { node: 'node1', answered: answeredOf(delivered.slice(0, 25)), at },
-          { node: 'node2', answered: answeredOf(delivered.slice(25, 50)), at },
-        ];
-        await storePullResultsTogether(writes, service, protocol, parts, storing);
       }
       const guard = { service, node: 'node1' };
       const answered = { succeeded: delivered.map((id) => ({ record: { id }, result: { id, hash: 'h' } })), failed: [] };
