@@ -1,6 +1,6 @@
-import type { MeshConfig } from '../config/mesh-config.js';
+import type { MeshConfig, ResolvedProtocol } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
-import { readColumnTypes } from '../db/read-column-types.js';
+import { readSchema } from '../db/read-schema.js';
 import { ensureRecordCountRows } from '../db/record-counts.js';
 import { runStage, type StageOptions } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome, PullSummary } from './pull-outcome.js';
@@ -22,8 +22,7 @@ export async function pullRecords(database: Database, config: MeshConfig, option
     protocols: (service) => service.protocols.filter((p) => p.pull !== undefined),
     newOutcome: (base) => ({ ...base, pulled: 0, failed: 0, notReady: 0 }),
     work: async ({ service, protocol, targets, requests }) => {
-      const types =
-        columnTypes.get(protocol.table) ?? (protocol.pull?.columns ? await readColumnTypes(database, protocol.table) : new Map());
+      const types = columnTypes.get(protocol.table) ?? (await readColumnTypes(database, protocol));
       columnTypes.set(protocol.table, types);
       const nodes = targets.map((t) => t.node.name);
       await ensureRecordCountRows(database.db, database.dialect, service, protocol, nodes);
@@ -47,4 +46,18 @@ export async function pullRecords(database: Database, config: MeshConfig, option
     skipped: outcomes.reduce((n, o) => n + (o.skippedRecords ?? 0), 0),
     nodes: outcomes,
   };
+}
+
+const TYPE_NAME = /^[A-Za-z_][A-Za-z0-9_ ]*$/;
+
+/** PostgreSQL needs each bound result cast to its column's type; the others convert on their own. */
+async function readColumnTypes(database: Database, protocol: ResolvedProtocol): Promise<Map<string, string>> {
+  const types = new Map<string, string>();
+  if (database.dialect !== 'postgres' || !protocol.pull?.columns) return types;
+  // The table in its own schema (read-schema.ts), never a namesake elsewhere.
+  const table = (await readSchema(database, [protocol.table], { indexes: false })).get(protocol.table);
+  for (const column of table?.columnTypes.values() ?? []) {
+    if (TYPE_NAME.test(column.type)) types.set(column.name, column.type);
+  }
+  return types;
 }

@@ -14,7 +14,7 @@ import { readMovesToken } from '../db/entity-moves.js';
 import { readPendingBatch } from './read-pending-batch.js';
 import { readRejected } from './read-rejected.js';
 import { toWireRecord } from './wire-record.js';
-import { markPushFailed, markPushed, markPushedTogether, togetherDialect, type DeliveredBatch } from './write-push-flags.js';
+import { markPushFailed, markPushed, markPushedTogether, type DeliveredBatch } from './write-push-flags.js';
 
 /** A node this run may push to: its lease is held. */
 export type PushTarget = StageTarget<PushStreamOutcome>;
@@ -27,8 +27,6 @@ export interface ProtocolPushProps {
   targets: PushTarget[];
   /** Bounds the requests in flight across all nodes. */
   requests: PQueue;
-  /** PostgreSQL column types of the protocol's table (read-column-types.ts), for the deliveries written together. */
-  columnTypes: Map<string, string>;
   signal?: AbortSignal;
   onBatch?: (event: PushBatchEvent) => void;
 }
@@ -76,15 +74,14 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   let recordColumns: string[] | undefined;
   /** The service's moves token when the pass began. */
   let movesToken: { at: string | null } | undefined;
-  const together = togetherDialect(dialect, protocol, props.columnTypes);
   const flagWrites = new FlagWriteGroup<DeliveredBatch>({
     db,
     minRows: HELD_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
-    // The deliveries of a group in id order, whatever their nodes, where the database can (write-push-flags.ts).
-    ...(together && {
+    // SQLite: the deliveries of a group in id order, whatever their nodes (write-push-flags.ts).
+    ...(dialect === 'sqlite' && {
       togetherUpTo: protocol.batchSize / 2,
-      together: (trx: Db, parts: DeliveredBatch[]) => markPushedTogether(trx, protocol, parts, { service }, together),
+      together: (trx: Db, parts: DeliveredBatch[]) => markPushedTogether(trx, protocol, parts, { service }),
     }),
   });
 

@@ -1,7 +1,6 @@
 import { failOverNodes } from '../assign/failover-nodes.js';
 import type { MeshConfig } from '../config/mesh-config.js';
 import type { Database } from '../db/open-database.js';
-import { readColumnTypes } from '../db/read-column-types.js';
 import { ensureRecordCountRows } from '../db/record-counts.js';
 import { runStage, type StageOptions } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome, PushSummary } from './push-outcome.js';
@@ -25,7 +24,6 @@ export async function pushRecords(database: Database, config: MeshConfig, option
     ...(options.service !== undefined && { service: options.service }),
     now: Date.now(),
   });
-  const columnTypes = new Map<string, Map<string, string>>();
   const outcomes = await runStage<PushStreamOutcome>(database, config, options, {
     name: 'push',
     protocols: (service) => service.protocols,
@@ -41,8 +39,6 @@ export async function pushRecords(database: Database, config: MeshConfig, option
           targets.map((t) => t.node.name),
         );
       }
-      const types = columnTypes.get(protocol.table) ?? (await readColumnTypes(database, protocol.table));
-      columnTypes.set(protocol.table, types);
       await pushProtocol({
         db: database.db,
         dialect: database.dialect,
@@ -50,7 +46,6 @@ export async function pushRecords(database: Database, config: MeshConfig, option
         protocol,
         targets,
         requests,
-        columnTypes: types,
         ...(options.signal && { signal: options.signal }),
         ...(options.onBatch && { onBatch: options.onBatch }),
       });
