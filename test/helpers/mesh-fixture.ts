@@ -202,20 +202,32 @@ export function scrambledRecords(options: {
   return records;
 }
 
+/**
+ * Inserts records as the SaaS does, retrying a deadlock as a SaaS must: on
+ * MariaDB a move with `--repush` clears an entity's flags through the
+ * entity index, whose gap locks an insert of that entity's records may
+ * cross, and InnoDB then rolls back the smaller transaction, the insert.
+ */
 export async function insertRecords(database: Database, records: SeedRecord[]): Promise<void> {
   for (let i = 0; i < records.length; i += 200) {
-    await database.db
-      .insertInto('delivery')
-      .values(
-        records.slice(i, i + 200).map((r) => ({
-          id: r.id,
-          id_account: r.account,
-          create_time: toDbTime(database.dialect, new Date(r.timeMs)),
-          subject: r.subject ?? `Delivery ${r.id}`,
-          result_hash: null,
-        })),
-      )
-      .execute();
+    const insert = database.db.insertInto('delivery').values(
+      records.slice(i, i + 200).map((r) => ({
+        id: r.id,
+        id_account: r.account,
+        create_time: toDbTime(database.dialect, new Date(r.timeMs)),
+        subject: r.subject ?? `Delivery ${r.id}`,
+        result_hash: null,
+      })),
+    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await insert.execute();
+        break;
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt >= 5 || (code !== 'ER_LOCK_DEADLOCK' && code !== '40P01')) throw error;
+      }
+    }
   }
 }
 

@@ -1,7 +1,11 @@
 import { sql } from 'kysely';
-import type { MeshConfig } from '../../src/config/mesh-config.js';
+import type { MeshConfig, ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
 import { validateConfig } from '../../src/config/validate-config.js';
-import type { Database } from '../../src/db/open-database.js';
+import type { DialectName } from '../../src/db/database-url.js';
+import { migrateDatabase } from '../../src/db/migrate-database.js';
+import { openDatabase, type Database } from '../../src/db/open-database.js';
+import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
+import { createTestDatabase, type TestDatabase } from './test-databases.js';
 
 /** The plan tests' table: large enough, with fresh statistics, for the planners to choose as they do on real data. */
 export const PLAN_ACCOUNTS = 400;
@@ -45,4 +49,25 @@ export function planTestConfig(): MeshConfig {
 export async function analyzePlanTables(database: Database): Promise<void> {
   if (database.dialect === 'mysql') await sql`analyze table account, delivery`.execute(database.db);
   else await sql`analyze`.execute(database.db);
+}
+
+/** A test database holding the demo tables, seeded and migrated for planTestConfig's service. */
+export interface DemoFixture {
+  test: TestDatabase;
+  database: Database;
+  config: MeshConfig;
+  service: ResolvedService;
+  protocol: ResolvedProtocol;
+}
+
+export async function openDemoFixture(dialect: DialectName, seed: { accounts: number; records: number }): Promise<DemoFixture> {
+  const test = await createTestDatabase(dialect);
+  const database = await openDatabase(test.url);
+  const config = planTestConfig();
+  const service = config.services[0]!;
+  await createDemoTables(database);
+  await seedDemoTablesFast(database, seed);
+  const migrated = await migrateDatabase(database, config, { dryRun: false });
+  if (migrated.problems.length > 0) throw new Error(`migrate: ${JSON.stringify(migrated.problems)}`);
+  return { test, database, config, service, protocol: service.protocols[0]! };
 }

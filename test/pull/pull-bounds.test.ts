@@ -3,14 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
 import type { Row } from '../../src/config/service-config.js';
 import { toDbBoolean, toDbTime } from '../../src/db/db-values.js';
-import { migrateDatabase } from '../../src/db/migrate-database.js';
-import { openDatabase, type Database } from '../../src/db/open-database.js';
+import type { Database } from '../../src/db/open-database.js';
 import { NODE_ALIAS, recordSource, SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
-import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
 import { isAsked, orderPullBounds, readRecordKey, type NodeBound, type PullBound } from '../../src/pull/pull-bounds.js';
 import { BOUNDS_PER_READ, pullCandidatePass } from '../../src/pull/read-pull-candidates.js';
-import { planTestConfig } from '../helpers/plan-fixture.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
+import { openDemoFixture } from '../helpers/plan-fixture.js';
+import { DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
 
 const NODES = Array.from({ length: 300 }, (_, i) => `n${i + 1}`);
 const ACCOUNTS = 600;
@@ -32,14 +30,8 @@ for (const dialect of DIALECTS) {
     let protocol: ResolvedProtocol;
 
     beforeAll(async () => {
-      test = await createTestDatabase(dialect.name);
-      database = await openDatabase(test.url);
-      const config = planTestConfig();
-      service = config.services[0]!;
-      protocol = service.protocols[0]!;
-      await createDemoTables(database);
-      await seedDemoTablesFast(database, { accounts: ACCOUNTS, records: RECORDS });
-      expect((await migrateDatabase(database, config, { dryRun: false })).problems).toEqual([]);
+      const fixture = await openDemoFixture(dialect.name, { accounts: ACCOUNTS, records: RECORDS });
+      ({ test, database, service, protocol } = fixture);
       const { flags } = protocol;
       const yes = toDbBoolean(database.dialect, true);
       const node = (expression: ReturnType<typeof sql>) =>

@@ -3,14 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
 import type { Row } from '../../src/config/service-config.js';
 import { toDbBoolean } from '../../src/db/db-values.js';
-import { migrateDatabase } from '../../src/db/migrate-database.js';
-import { openDatabase, type Database } from '../../src/db/open-database.js';
+import type { Database } from '../../src/db/open-database.js';
 import { readRecordCounts } from '../../src/db/record-counts.js';
-import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
 import { storableTogether, storePullResultsTogether, type PulledBatch } from '../../src/pull/store-pull-results-together.js';
 import { storePullResults } from '../../src/pull/write-pull-results.js';
-import { planTestConfig } from '../helpers/plan-fixture.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-databases.js';
+import { openDemoFixture } from '../helpers/plan-fixture.js';
+import type { TestDatabase } from '../helpers/test-databases.js';
 
 const ACCOUNTS = 40;
 const RECORDS = 3_000;
@@ -27,14 +25,7 @@ describe('pull results stored together (sqlite)', () => {
   let protocol: ResolvedProtocol;
 
   beforeAll(async () => {
-    test = await createTestDatabase('sqlite');
-    database = await openDatabase(test.url);
-    const config = planTestConfig();
-    service = config.services[0]!;
-    protocol = service.protocols[0]!;
-    await createDemoTables(database);
-    await seedDemoTablesFast(database, { accounts: ACCOUNTS, records: RECORDS });
-    expect((await migrateDatabase(database, config, { dryRun: false })).problems).toEqual([]);
+    ({ test, database, service, protocol } = await openDemoFixture('sqlite', { accounts: ACCOUNTS, records: RECORDS }));
   }, 60_000);
 
   afterAll(async () => {

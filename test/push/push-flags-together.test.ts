@@ -3,12 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResolvedProtocol, ResolvedService } from '../../src/config/mesh-config.js';
 import type { Row } from '../../src/config/service-config.js';
 import { toDbBoolean } from '../../src/db/db-values.js';
-import { migrateDatabase } from '../../src/db/migrate-database.js';
-import { openDatabase, type Database } from '../../src/db/open-database.js';
-import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
+import type { Database } from '../../src/db/open-database.js';
 import { markPushed, markPushedTogether, type DeliveredBatch } from '../../src/push/write-push-flags.js';
-import { planTestConfig } from '../helpers/plan-fixture.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/test-databases.js';
+import { openDemoFixture } from '../helpers/plan-fixture.js';
+import type { TestDatabase } from '../helpers/test-databases.js';
 
 const ACCOUNTS = 40;
 const RECORDS = 2_000;
@@ -25,14 +23,7 @@ describe('deliveries flagged together (sqlite)', () => {
   let protocol: ResolvedProtocol;
 
   beforeAll(async () => {
-    test = await createTestDatabase('sqlite');
-    database = await openDatabase(test.url);
-    const config = planTestConfig();
-    service = config.services[0]!;
-    protocol = service.protocols[0]!;
-    await createDemoTables(database);
-    await seedDemoTablesFast(database, { accounts: ACCOUNTS, records: RECORDS });
-    expect((await migrateDatabase(database, config, { dryRun: false })).problems).toEqual([]);
+    ({ test, database, service, protocol } = await openDemoFixture('sqlite', { accounts: ACCOUNTS, records: RECORDS }));
   }, 60_000);
 
   afterAll(async () => {

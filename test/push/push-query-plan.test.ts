@@ -6,18 +6,16 @@ import type { ResolvedProtocol, ResolvedService } from '../../src/config/mesh-co
 import type { Db } from '../../src/config/service-config.js';
 import { toDbBoolean, toDbTime } from '../../src/db/db-values.js';
 import { recordingKysely } from '../../src/db/recording-kysely.js';
-import { migrateDatabase } from '../../src/db/migrate-database.js';
-import { openDatabase, type Database } from '../../src/db/open-database.js';
+import type { Database } from '../../src/db/open-database.js';
 import { LISTED_NODES, SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
-import { createDemoTables, seedDemoTablesFast } from '../../src/demo/demo-saas.js';
 import { orderPullBounds, readRecordKey, type NodeBound } from '../../src/pull/pull-bounds.js';
 import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
 import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
 import { markPushFailed, markPushed, markPushedTogether } from '../../src/push/write-push-flags.js';
 import { flagIndexHints } from '../../src/db/flag-index-hints.js';
 import { markPullRequestFailed, storePullResults } from '../../src/pull/write-pull-results.js';
-import { analyzePlanTables, PLAN_ACCOUNTS, PLAN_BATCH, PLAN_NODES, PLAN_RECORDS, planTestConfig } from '../helpers/plan-fixture.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
+import { analyzePlanTables, openDemoFixture, PLAN_ACCOUNTS, PLAN_BATCH, PLAN_NODES, PLAN_RECORDS } from '../helpers/plan-fixture.js';
+import { DIALECTS, type TestDatabase } from '../helpers/test-databases.js';
 
 /**
  * The push pass reads every batch with one query that must be a range of the
@@ -36,15 +34,9 @@ for (const dialect of DIALECTS) {
     let protocol: ResolvedProtocol;
 
     beforeAll(async () => {
-      test = await createTestDatabase(dialect.name);
-      database = await openDatabase(test.url);
-      const config = planTestConfig();
-      service = config.services[0]!;
-      protocol = service.protocols[0]!;
-      await createDemoTables(database);
-      await seedDemoTablesFast(database, { accounts: PLAN_ACCOUNTS, records: PLAN_RECORDS });
-      const migrated = await migrateDatabase(database, config, { dryRun: false });
-      expect(migrated.problems).toEqual([]);
+      const fixture = await openDemoFixture(dialect.name, { accounts: PLAN_ACCOUNTS, records: PLAN_RECORDS });
+      ({ test, database, service, protocol } = fixture);
+      const { config } = fixture;
       await assignService(database.db, config, service);
     }, 120_000);
 
