@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from './database-url.js';
+import { ignoringConflicts } from './ignore-conflicts.js';
 import { toCount, toDbBoolean } from './db-values.js';
 import { readState, writeState } from './state-store.js';
 
@@ -120,8 +121,7 @@ export async function ensureRecordCountRows(
     .execute();
   const have = new Set(existing.map((row) => JSON.stringify([String(row.node), String(row.state)])));
   for (const row of rows.filter((r) => !have.has(JSON.stringify([r.node, r.state])))) {
-    const insert = db.insertInto(TABLE).values(row);
-    await (dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).execute();
+    await ignoringConflicts(db.insertInto(TABLE).values(row), dialect).execute();
   }
 }
 

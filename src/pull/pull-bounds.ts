@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { compareDbTimes } from '../db/db-values.js';
+import { chunksOf } from '../db/statement-chunks.js';
 import { isDataError } from '../db/storage-error.js';
 import { recordSource, SORT_ALIAS, type Cursor, type RecordSource } from '../db/record-source.js';
 
@@ -56,14 +57,9 @@ export async function readRecordKey(
   dialect: DialectName,
   service: ResolvedService,
   protocol: ResolvedProtocol,
-  id: unknown,
+  id: string | number,
 ): Promise<PullBound | null> {
-  const source = recordSource(dialect, service, protocol, 'delivered');
-  const { rows } = await sql<Row>`
-    select ${source.columns} from ${source.from}
-    where r.${sql.ref(protocol.id)} = ${id}`.execute(db);
-  const row = rows[0];
-  return row ? { sort: row[SORT_ALIAS], id: row[protocol.id], pushTime: row[protocol.flags.pushTime] ?? null } : null;
+  return (await readRecordKeys(db, dialect, service, protocol, [id])).get(String(id)) ?? null;
 }
 
 /** Ids one query looks up at most. */
@@ -72,8 +68,7 @@ const IDS_PER_QUERY = 1_000;
 /**
  * The nodes' last processed records, by the id each node gave (as text),
  * in a query per thousand ids instead of one per node. An id that is no
- * record here is left out, as readRecordKey leaves it: the node's records
- * then have no bound. An id the database refuses for the column's type
+ * record here is left out: the node's records then have no bound. An id the database refuses for the column's type
  * (`"abc"` for an integer id, on PostgreSQL) is looked up again alone, and
  * left out too: one node's answer never fails the others' pull.
  */
@@ -95,8 +90,7 @@ export async function readRecordKeys(
     }
   };
   const distinct = [...new Map(ids.map((id) => [String(id), id])).values()];
-  for (let first = 0; first < distinct.length; first += IDS_PER_QUERY) {
-    const chunk = distinct.slice(first, first + IDS_PER_QUERY);
+  for (const chunk of chunksOf(distinct, IDS_PER_QUERY)) {
     try {
       await read(chunk);
     } catch (error) {
@@ -112,7 +106,7 @@ export async function readRecordKeys(
 
 /**
  * The nodes' bounds with their records sorted by the database, in one query
- * (the ids are the records' own, read by readRecordKey: of the right type).
+ * (the ids are the records' own, read by readRecordKeys: of the right type).
  * A bound whose record is gone by now is left out of the order.
  */
 export async function orderPullBounds(db: Db, protocol: ResolvedProtocol, byNode: Map<string, NodeBound>): Promise<PullBounds> {
@@ -155,17 +149,15 @@ export function boundRankColumn(source: RecordSource, ordered: readonly PullBoun
 export function isAsked(row: Row, bound: NodeBound, ranks: ReadonlyMap<PullBound, number>, sweepBefore: unknown): boolean {
   if (bound === null) return true;
   const pushTime = row[PUSH_TIME_ALIAS];
-  const atOrBefore = (limit: unknown): boolean => {
+  /** Delivered before `limit` (or at it, `orEqual`); a record without a push time never is. */
+  const deliveredBefore = (limit: unknown, orEqual: boolean): boolean => {
     if (pushTime === null || pushTime === undefined) return false;
     const order = compareDbTimes(pushTime, limit);
-    return order === undefined || order <= 0;
+    return order === undefined || order < 0 || (orEqual && order === 0);
   };
-  if (sweepBefore !== undefined && pushTime !== null && pushTime !== undefined) {
-    const order = compareDbTimes(pushTime, sweepBefore);
-    if (order === undefined || order < 0) return true;
-  }
+  if (sweepBefore !== undefined && deliveredBefore(sweepBefore, false)) return true;
   if (bound === 'none') return false;
   const index = ranks.get(bound);
   if (index === undefined || Number(row[BOUND_RANK_ALIAS]) <= index) return true;
-  return bound.pushTime !== null && bound.pushTime !== undefined && atOrBefore(bound.pushTime);
+  return bound.pushTime !== null && bound.pushTime !== undefined && deliveredBefore(bound.pushTime, true);
 }

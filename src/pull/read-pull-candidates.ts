@@ -87,17 +87,7 @@ export function pullCandidatePass(
   };
 }
 
-/**
- * `(a or b or ...)` nested as a balanced tree: SQLite parses a flat chain as
- * one expression as deep as it is long and refuses past 1,000.
- */
-function anyOf(terms: RawBuilder<unknown>[]): RawBuilder<unknown> {
-  if (terms.length <= 2) return sql`(${sql.join(terms, sql` or `)})`;
-  const half = Math.ceil(terms.length / 2);
-  return sql`(${anyOf(terms.slice(0, half))} or ${anyOf(terms.slice(half))})`;
-}
-
-/** A query readPullCandidates runs, unexecuted: for EXPLAIN. `phase` defaults to the one the cursor is in. */
+/** A query of pullCandidatePass, unexecuted: for EXPLAIN. `phase` defaults to the one the cursor is in. */
 export function pullCandidatesQuery(
   dialect: DialectName,
   service: ResolvedService,
@@ -127,7 +117,7 @@ export function pullCandidatesQuery(
     const latest = latestTime(keyed.map((bound) => bound.pushTime));
     if (latest !== undefined) reach.push(sql`${pushTime} <= ${latest}`);
     if (query.sweepBefore !== undefined) reach.push(sql`${pushTime} < ${query.sweepBefore}`);
-    conditions.push(reach.length === 0 ? sql`1 = 0` : anyOf(reach));
+    conditions.push(reach.length === 0 ? sql`1 = 0` : sql`(${sql.join(reach, sql` or `)})`);
   }
   // More bounds after these: this read stops at the last it ranks.
   if (firstBound + ranked.length < ordered.length) conditions.push(source.notAfter(ranked[ranked.length - 1]!));

@@ -4,8 +4,8 @@ import type { Db, Row } from '../config/service-config.js';
 import { toDbBoolean, toDbTime } from '../db/db-values.js';
 import { addRecordCounts, type CountChange } from '../db/record-counts.js';
 import { stillDeliveredTo } from '../db/record-guards.js';
-import { compareIds } from '../stream/flag-write-group.js';
-import { sqliteValue, storePullFailures, type PullBatchResults, type StoredPull } from './write-pull-results.js';
+import { writeInIdOrder } from '../stream/write-in-id-order.js';
+import { pullFlagColumns, sqliteValue, storePullFailures, type PullBatchResults, type StoredPull } from './write-pull-results.js';
 
 /** One answered pull batch of those stored together. */
 export interface PulledBatch {
@@ -27,7 +27,7 @@ const PARAMETERS_PER_STATEMENT = 30_000;
 export function storableTogether(protocol: ResolvedProtocol): boolean {
   const pull = protocol.pull;
   if (!pull?.columns || pull.fn) return false;
-  const flagColumns = [protocol.flags.pullSuccess, protocol.flags.pullTime, protocol.flags.pullError];
+  const flagColumns = pullFlagColumns(protocol);
   return !Object.values(pull.columns).some((column) => flagColumns.includes(column));
 }
 
@@ -56,19 +56,14 @@ export async function storePullResultsTogether(
   const columns = Object.entries(protocol.pull!.columns!).filter(([field]) =>
     batches.some((b) => b.answered.succeeded.some((s) => field in s.result)),
   );
-  const batchOf = new Map<string, number>();
-  const rows: { id: unknown; params: unknown[] }[] = [];
-  batches.forEach((batch, index) => {
+  const records = batches.flatMap((batch, index) => {
     const at = toDbTime(dialect, batch.at);
-    for (const { record, result } of batch.answered.succeeded) {
+    return batch.answered.succeeded.map(({ record, result }) => {
       const params: unknown[] = [record[protocol.id], batch.node, at];
       for (const [field] of columns) params.push(...(field in result ? [sqliteValue(result[field]), 1] : [null, 0]));
-      batchOf.set(String(record[protocol.id]), index);
-      rows.push({ id: record[protocol.id], params });
-    }
+      return { id: record[protocol.id], batch: index, params };
+    });
   });
-  rows.sort((a, b) => compareIds(a.id, b.id));
-  const pulled = batches.map(() => 0);
   const names = ['__wm_id', '__wm_node', '__wm_at', ...columns.flatMap((_, i) => [`__wm_v${i}`, `__wm_p${i}`])];
   const set = [
     ...columns.map(
@@ -88,20 +83,16 @@ export async function storePullResultsTogether(
   // The VALUES rows as text (`(?, ?, ?, ...)`), as writePullResults writes them: Kysely nodes cost more than the UPDATE.
   const placeholders = `(${names.map(() => '?').join(', ')})`;
   const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / names.length));
-  for (let first = 0; first < rows.length; first += perStatement) {
-    const chunk = rows.slice(first, first + perStatement);
-    const { rows: changed } = await trx.executeQuery<Row>(
+  const pulled = await writeInIdOrder(records, batches.length, perStatement, async (chunk) => {
+    const { rows } = await trx.executeQuery<Row>(
       CompiledQuery.raw(`${head.sql}${chunk.map(() => placeholders).join(', ')}${tail.sql}`, [
         ...head.parameters,
         ...chunk.flatMap((row) => row.params),
         ...tail.parameters,
       ]),
     );
-    for (const row of changed) {
-      const index = batchOf.get(String(row.id));
-      if (index !== undefined) pulled[index]!++;
-    }
-  }
+    return rows;
+  });
   const stored: StoredPull[] = [];
   const counts = new Map<string, { processed: number; failed: number }>();
   for (const [index, batch] of batches.entries()) {

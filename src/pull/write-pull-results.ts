@@ -126,7 +126,7 @@ async function writePullResults(
   let pulled = 0;
   // Only the columns some result of this batch has a field for.
   const columns = Object.entries(pull.columns ?? {}).filter(([field]) => answered.succeeded.some((s) => field in s.result));
-  const flagColumns = [flags.pullSuccess, flags.pullTime, flags.pullError];
+  const flagColumns = pullFlagColumns(protocol);
   // A result column that is a flag column is written first and then overwritten by the flags, as two UPDATEs in this order do.
   const overlaps = columns.some(([, column]) => flagColumns.includes(column));
   // Selected and locked first (SQLite: the transaction holds the write lock from its start): the later UPDATEs need no guard.
@@ -211,6 +211,12 @@ async function writePullResults(
   }
   const failed = await storePullFailures(trx, dialect, guard, protocol, batch, at);
   return { pulled, failed, skipped: total - pulled - failed };
+}
+
+/** The flag columns a pull writes; a result column that is one of them is written first, then overwritten. */
+export function pullFlagColumns(protocol: ResolvedProtocol): string[] {
+  const { flags } = protocol;
+  return [flags.pullSuccess, flags.pullTime, flags.pullError];
 }
 
 /** The processing errors of one batch, one guarded UPDATE; returns the rows written. */

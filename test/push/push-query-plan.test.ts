@@ -7,9 +7,9 @@ import type { Db } from '../../src/config/service-config.js';
 import { toDbBoolean, toDbTime } from '../../src/db/db-values.js';
 import { recordingKysely } from '../../src/db/recording-kysely.js';
 import type { Database } from '../../src/db/open-database.js';
-import { LISTED_NODES, SORT_ALIAS, type Cursor } from '../../src/db/record-source.js';
+import { LISTED_NODES, SORT_ALIAS, type Cursor, type KeysetPhase } from '../../src/db/record-source.js';
 import { orderPullBounds, readRecordKey, type NodeBound } from '../../src/pull/pull-bounds.js';
-import { pullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
+import { pullCandidatesQuery, type PullCandidatesQuery } from '../../src/pull/read-pull-candidates.js';
 import { pendingBatchQuery } from '../../src/push/read-pending-batch.js';
 import { markPushFailed, markPushed, markPushedTogether } from '../../src/push/write-push-flags.js';
 import { flagIndexHints } from '../../src/db/flag-index-hints.js';
@@ -64,6 +64,10 @@ for (const dialect of DIALECTS) {
     }
 
     const push = (): PlanExpectation => ({ indexes: [passIndex(protocol, 'push')] });
+    // The push index gives the pull query its order as well (push_success = TRUE, then sort, id).
+    const pull = (): PlanExpectation => ({ indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] });
+    const pullQuery = (query: Omit<PullCandidatesQuery, 'limit'>, phase?: KeysetPhase) =>
+      pullCandidatesQuery(database.dialect, service, protocol, { ...query, limit: PLAN_BATCH }, phase);
 
     /** The guarded flag writes of push and pull, for a batch of pending ids and one of delivered ids, each find their rows by primary key. */
     async function expectKeyedWrites(pending: unknown[], delivered: unknown[]): Promise<void> {
@@ -160,67 +164,43 @@ for (const dialect of DIALECTS) {
         select ${sql.ref(protocol.sort)} as sort, id from delivery where id = ${PLAN_RECORDS * 0.7}`.execute(database.db);
       const middle = { sort: rows[0]!.sort, id: rows[0]!.id };
       const bounds = new Map<string, Cursor | null>(PLAN_NODES.map((n) => [n, null]));
-      // The push index gives this query its order as well (push_success = TRUE, then sort, id).
-      const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, {
+        pullQuery({
           after: null,
           bounds: { byNode: bounds, ordered: [] },
-          limit: PLAN_BATCH,
         }),
-        pull,
+        pull(),
       );
-      await expectRange(
-        pullCandidatesQuery(
-          database.dialect,
-          service,
-          protocol,
-          { after: null, bounds: { byNode: bounds, ordered: [] }, limit: PLAN_BATCH },
-          'sorted',
-        ),
-        pull,
-      );
+      await expectRange(pullQuery({ after: null, bounds: { byNode: bounds, ordered: [] } }, 'sorted'), pull());
       // Each node bounded by its last processed record (NULL sorts count as before it: the bound is a filter, not the range).
       const bounded = new Map<string, Cursor | null>(PLAN_NODES.map((n) => [n, middle]));
+      await expectRange(pullQuery({ after: null, bounds: { byNode: bounded, ordered: [middle] } }, 'sorted'), pull());
       await expectRange(
-        pullCandidatesQuery(
-          database.dialect,
-          service,
-          protocol,
-          { after: null, bounds: { byNode: bounded, ordered: [middle] }, limit: PLAN_BATCH },
-          'sorted',
-        ),
-        pull,
-      );
-      await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, {
+        pullQuery({
           after: middle,
           bounds: { byNode: bounded, ordered: [middle] },
-          limit: PLAN_BATCH,
         }),
         {
-          ...pull,
+          ...pull(),
           rangeOn: protocol.sort,
         },
       );
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, {
+        pullQuery({
           after: middle,
           bounds: { byNode: bounds, ordered: [] },
-          limit: PLAN_BATCH,
         }),
         {
-          ...pull,
+          ...pull(),
           rangeOn: protocol.sort,
         },
       );
       // MariaDB/MySQL are told the pull index (flag-index-hints.ts): the pass reads exactly it.
       const indexHint = (await flagIndexHints(database.db, database.dialect, protocol)).pull;
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, {
+        pullQuery({
           after: middle,
           bounds: { byNode: bounds, ordered: [] },
-          limit: PLAN_BATCH,
           indexHint,
         }),
         { indexes: [passIndex(protocol, 'pull')], rangeOn: protocol.sort },
@@ -235,17 +215,11 @@ for (const dialect of DIALECTS) {
       }
       const manyBounds = await orderPullBounds(database.db, protocol, many);
       expect(manyBounds.ordered.length).toBe(300);
-      await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, { after: null, bounds: manyBounds, limit: PLAN_BATCH }, 'sorted'),
-        pull,
-      );
-      await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, { after: middle, bounds: manyBounds, limit: PLAN_BATCH, firstBound: 150 }),
-        {
-          ...pull,
-          rangeOn: protocol.sort,
-        },
-      );
+      await expectRange(pullQuery({ after: null, bounds: manyBounds }, 'sorted'), pull());
+      await expectRange(pullQuery({ after: middle, bounds: manyBounds, firstBound: 150 }), {
+        ...pull(),
+        rangeOn: protocol.sort,
+      });
     });
 
     it('writes the guarded flags of a batch through the primary key, and the pull sweep reads a range of the pull index', async () => {
@@ -272,26 +246,15 @@ for (const dialect of DIALECTS) {
       await analyzePlanTables(database);
       const sweepBefore = toDbTime(database.dialect, new Date(Date.now() - 300_000));
       const bounds = new Map<string, 'none'>(PLAN_NODES.map((n) => [n, 'none']));
-      const pull: PlanExpectation = { indexes: [passIndex(protocol, 'pull'), passIndex(protocol, 'push')] };
       await expectRange(
-        pullCandidatesQuery(database.dialect, service, protocol, {
+        pullQuery({
           after: null,
           bounds: { byNode: bounds, ordered: [] },
-          limit: PLAN_BATCH,
           sweepBefore,
         }),
-        pull,
+        pull(),
       );
-      await expectRange(
-        pullCandidatesQuery(
-          database.dialect,
-          service,
-          protocol,
-          { after: null, bounds: { byNode: bounds, ordered: [] }, limit: PLAN_BATCH, sweepBefore },
-          'sorted',
-        ),
-        pull,
-      );
+      await expectRange(pullQuery({ after: null, bounds: { byNode: bounds, ordered: [] }, sweepBefore }, 'sorted'), pull());
     });
 
     it('writes the guarded flags through the primary key with statistics from before a wave of new records', async () => {
