@@ -6,8 +6,8 @@ import { toDbTime } from '../db/db-values.js';
 import { dataErrorText, isDataError } from '../db/storage-error.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
 import { countSkipped } from '../stream/count-skipped.js';
-import { FlagWriteGroup, smallestId } from '../stream/flag-write-group.js';
-import { HELD_BATCHES, runNodeStreams } from '../stream/node-streams.js';
+import { FlagWriteGroup, GROUPED_BATCHES, smallestId } from '../stream/flag-write-group.js';
+import { runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
@@ -88,7 +88,7 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
   });
   const resultWrites = new FlagWriteGroup<PulledBatch, StoredPull>({
     db,
-    minRows: HELD_BATCHES * protocol.batchSize,
+    minRows: GROUPED_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
     // SQLite: the results of a group in id order, whatever their nodes (store-pull-results-together.ts).
     ...(dialect === 'sqlite' &&

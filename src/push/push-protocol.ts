@@ -6,8 +6,8 @@ import { NODE_ALIAS, SORT_ALIAS } from '../db/record-source.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
 import type { FailureClass } from '../nodes/node-transport.js';
 import { countSkipped } from '../stream/count-skipped.js';
-import { FlagWriteGroup, smallestId } from '../stream/flag-write-group.js';
-import { HELD_BATCHES, runNodeStreams } from '../stream/node-streams.js';
+import { FlagWriteGroup, GROUPED_BATCHES, smallestId } from '../stream/flag-write-group.js';
+import { heldRowBytes, runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
 import { readMovesToken } from '../db/entity-moves.js';
@@ -76,7 +76,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   let movesToken: { at: string | null } | undefined;
   const flagWrites = new FlagWriteGroup<DeliveredBatch>({
     db,
-    minRows: HELD_BATCHES * protocol.batchSize,
+    minRows: GROUPED_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
     // SQLite: the deliveries of a group in id order, whatever their nodes (write-push-flags.ts).
     ...(dialect === 'sqlite' && {
@@ -211,6 +211,8 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     batchSize: protocol.batchSize,
     ...(props.signal && { signal: props.signal }),
     idOf: (row) => row[protocol.id],
+    // Records may be wide (a text body): what is held is bounded in bytes too.
+    sizeOf: heldRowBytes,
     read: async (after, nodes) => {
       movesToken ??= { at: await readMovesToken(db, service.name) };
       const rows = await readPendingBatch(db, dialect, service, protocol, {

@@ -21,23 +21,58 @@ export interface NodeStreamsProps {
   signal?: AbortSignal;
   /** Rows held at once for all nodes together; HELD_BATCHES batches when left out. */
   maxHeldRows?: number;
+  /** About how many bytes a row takes in memory (heldRowBytes); left out, every row counts ROW_BYTES. */
+  sizeOf?(row: Row): number;
+  /** Bytes (by `sizeOf`) held at once for all nodes together; HELD_BYTES when left out. */
+  maxHeldBytes?: number;
 }
 
 /** Batches one node may have waiting behind the one being sent before reading pauses. */
 const MAX_QUEUED_BATCHES = 2;
 
 /**
- * Rows held for all nodes together by default, in batches (64,000 rows at
- * 500 a batch): up to 32 nodes never reach it with their queues full (each
- * a batch filling, one being sent, two waiting); more nodes share it, so
- * that at 1,000 nodes a partial batch holds some 64 rows, and a pass sends
- * about (records x nodes / 64,000) requests instead of one per record.
+ * Rows held for all nodes together by default, in batches (256,000 rows at
+ * 500 a batch, some 290 bytes each for a record of six columns): up to 128
+ * nodes never reach it with their queues full (each a batch filling, one
+ * being sent, two waiting); more nodes share it, so that at 1,000 nodes a
+ * partial batch holds some 256 rows, and a pass sends about (records x
+ * nodes / 256,000) requests instead of one per record. At 128 batches,
+ * 1,000 nodes sent 6,000 requests of 33 records for 200,000 records, and a
+ * push cost twice its 4-node time; at 512, 1,000 requests and 1.5 times.
  */
-export const HELD_BATCHES = 128;
+export const HELD_BATCHES = 512;
+
+/**
+ * Bytes held for all nodes together by default (by heldRowBytes): the
+ * bound wide records reach first. A record of six short columns counts
+ * some 300 bytes (its heap size, measured), so that HELD_BATCHES binds
+ * first for it; records of 10 KB are held 8,000 at most.
+ */
+export const HELD_BYTES = 80 * 1024 * 1024;
+
+/** What a row counts when no `sizeOf` is given: a record's keys. */
+const ROW_BYTES = 100;
+
+/**
+ * About the heap a driver's row takes: its strings' lengths and 16 bytes
+ * a column besides, and 64 for the object. Cheap enough for every record.
+ */
+export function heldRowBytes(row: Row): number {
+  let bytes = 64;
+  for (const column in row) {
+    const value = row[column];
+    bytes += 16;
+    if (typeof value === 'string') bytes += value.length;
+    else if (value instanceof Uint8Array) bytes += value.byteLength;
+  }
+  return bytes;
+}
 
 interface Stream {
   /** Rows read for the node and not handed over yet. */
   buffer: Row[];
+  /** Their bytes, by sizeOf. */
+  bufferBytes: number;
   tail: Promise<void>;
   /** Batches handed over and not yet done, oldest first. */
   inFlight: Promise<void>[];
@@ -51,7 +86,8 @@ interface Stream {
  * being sorted again for every batch. Per node, batches are sent strictly
  * one after the other; nodes go in parallel; reading overlaps sending.
  * Memory stays bounded in total, however many nodes: the rows held (read
- * and not yet sent and answered, for all nodes) never pass `maxHeldRows`.
+ * and not yet sent and answered, for all nodes) never pass `maxHeldRows`,
+ * nor their bytes `maxHeldBytes` by more than a read.
  * Before each read, when it could pass it, the partial batches of every
  * node go out together if they hold most of the rows (then the batches
  * sent together cover neighbouring records, and their flag writes the same
@@ -64,21 +100,31 @@ interface Stream {
 export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
   const { batchSize, signal } = props;
   const maxHeldRows = Math.max(props.maxHeldRows ?? HELD_BATCHES * batchSize, batchSize);
+  const maxHeldBytes = props.maxHeldBytes ?? HELD_BYTES;
+  const sizeOf = props.sizeOf ?? (() => ROW_BYTES);
   /** Rows read and not yet sent and done, for all nodes: buffered or handed over to `send`. */
   let heldRows = 0;
+  /** Their bytes, by sizeOf. */
+  let heldBytes = 0;
+  /** Of the last read: what the next one will likely add. */
+  let readBytes = 0;
   /** Of those, handed over to `send`. */
   let sendingRows = 0;
+  let sendingBytes = 0;
   /** Called when a batch is done: reading may be waiting for room. */
   let onBatchDone: (() => void) | undefined;
   const streams = new Map<string, Stream>(
-    props.nodes.map((node) => [node, { buffer: [], tail: Promise.resolve(), inFlight: [], stopped: false }]),
+    props.nodes.map((node) => [node, { buffer: [], bufferBytes: 0, tail: Promise.resolve(), inFlight: [], stopped: false }]),
   );
   let fatal: { error: unknown } | undefined;
 
   const dispatch = (node: string, stream: Stream): void => {
     const batch = stream.buffer;
+    const batchBytes = stream.bufferBytes;
     stream.buffer = [];
+    stream.bufferBytes = 0;
     sendingRows += batch.length;
+    sendingBytes += batchBytes;
     const done: Promise<void> = stream.tail.then(async () => {
       try {
         if (stream.stopped || signal?.aborted) return;
@@ -88,12 +134,16 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
         fatal ??= { error };
       } finally {
         sendingRows -= batch.length;
+        sendingBytes -= batchBytes;
         heldRows -= batch.length;
+        heldBytes -= batchBytes;
         stream.inFlight.splice(stream.inFlight.indexOf(done), 1);
         // A stopped stream's rows are never sent: they are no longer held.
         if (stream.stopped) {
           heldRows -= stream.buffer.length;
+          heldBytes -= stream.bufferBytes;
           stream.buffer = [];
+          stream.bufferBytes = 0;
         }
         onBatchDone?.();
       }
@@ -102,10 +152,14 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
     stream.tail = done;
   };
 
-  /** Waits (or sends partial batches) until one more read fits in maxHeldRows. */
+  const full = () => heldRows + batchSize > maxHeldRows || heldBytes + readBytes > maxHeldBytes;
+  /** Most of what is held is waiting in partial batches, not being sent. */
+  const mostlyBuffered = () =>
+    heldRows + batchSize > maxHeldRows ? heldRows - sendingRows > sendingRows : heldBytes - sendingBytes > sendingBytes;
+  /** Waits (or sends partial batches) until one more read fits in maxHeldRows and maxHeldBytes. */
   const makeRoom = async (): Promise<void> => {
-    while (heldRows + batchSize > maxHeldRows && fatal === undefined) {
-      if (heldRows - sendingRows > sendingRows) {
+    while (full() && fatal === undefined) {
+      if (mostlyBuffered()) {
         for (const [node, stream] of streams) if (stream.buffer.length > 0 && !stream.stopped) dispatch(node, stream);
       } else {
         await new Promise<void>((resolve) => (onBatchDone = resolve));
@@ -124,12 +178,17 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
     if (rows.length === 0) break;
     const last = rows[rows.length - 1]!;
     cursor = { sort: last[SORT_ALIAS], id: props.idOf(last) };
+    readBytes = 0;
     for (const row of rows) {
       const node = String(row[NODE_ALIAS]);
       const stream = streams.get(node);
       if (!stream || stream.stopped || (props.keep && !props.keep(node, row))) continue;
+      const bytes = sizeOf(row);
       stream.buffer.push(row);
+      stream.bufferBytes += bytes;
       heldRows++;
+      heldBytes += bytes;
+      readBytes += bytes;
       if (stream.buffer.length >= batchSize) dispatch(node, stream);
     }
     for (const stream of streams.values()) {

@@ -55,6 +55,30 @@ describe('FlagWriteGroup', () => {
     expect(ran.map((r) => r.trx)).toEqual([1, 1, 2]);
   });
 
+  it('keeps a group open while answers keep coming, closes it when they stop, and after maxGroupMs whatever comes', async () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    /** `count` answers, one every `everyMs`, then one more after `pauseMs` of silence; the transaction each went in. */
+    const answer = async (props: { gatherMs: number; maxGroupMs: number; count: number; everyMs: number; pauseMs: number }) => {
+      const { db, ran, write } = countingDb();
+      const group = new FlagWriteGroup({ db, minRows: 1_000_000, answersExpected: () => true, ...props });
+      const writes: Promise<number>[] = [];
+      for (let i = 1; i <= props.count; i++) {
+        writes.push(group.write(i, 1, write(`a${i}`, 1)));
+        await sleep(props.everyMs);
+      }
+      await sleep(props.pauseMs);
+      writes.push(group.write(props.count + 1, 1, write('late', 1)));
+      await Promise.all(writes);
+      return ran.map((r) => r.trx);
+    };
+    // 15 answers 30 ms apart (450 ms in all) with 300 ms for the next one: one group; then silence, then another.
+    const kept = await answer({ gatherMs: 300, maxGroupMs: 60_000, count: 15, everyMs: 30, pauseMs: 900 });
+    expect(kept).toEqual([...Array<number>(15).fill(1), 2]);
+    // The same answers, but a group gathers for 150 ms at most: it is written while they still come.
+    const capped = await answer({ gatherMs: 300, maxGroupMs: 150, count: 15, everyMs: 30, pauseMs: 0 });
+    expect(new Set(capped).size).toBeGreaterThan(2);
+  });
+
   it('when a group fails, writes each of its batches again alone: only the batch at fault fails', async () => {
     const { db, ran, write } = countingDb((_trx, writes) => writes.includes('bad'));
     const group = new FlagWriteGroup({ db, minRows: 3, answersExpected: () => true });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Row } from '../../src/config/service-config.js';
 import { NODE_ALIAS, SORT_ALIAS } from '../../src/db/record-source.js';
-import { runNodeStreams } from '../../src/stream/node-streams.js';
+import { heldRowBytes, runNodeStreams } from '../../src/stream/node-streams.js';
 
 /** `count` records in id order, dealt round-robin over `nodes` nodes: every node's records are scattered over the pass. */
 function records(count: number, nodes: number): Row[] {
@@ -42,6 +42,47 @@ describe('runNodeStreams', () => {
     for (const [node, ids] of received) {
       expect(ids, node).toEqual(all.filter((r) => r[NODE_ALIAS] === node).map((r) => r.id));
     }
+  });
+
+  it('holds wide records by their bytes: never more than maxHeldBytes and a read, and each node in order', async () => {
+    const body = 'x'.repeat(10_000);
+    const all = records(3_000, 300).map((row) => ({ ...row, body }));
+    const batchSize = 10;
+    const maxHeldBytes = 200_000;
+    let heldBytes = 0;
+    let mostHeldBytes = 0;
+    const received = new Map<string, number[]>();
+    await runNodeStreams({
+      nodes: Array.from({ length: 300 }, (_, i) => `n${i + 1}`),
+      batchSize,
+      maxHeldBytes,
+      sizeOf: heldRowBytes,
+      idOf: (row) => row.id,
+      read: async (after) => {
+        const from = after === null ? 0 : Number(after.id);
+        const rows = all.slice(from, from + batchSize);
+        heldBytes += rows.reduce((n, row) => n + heldRowBytes(row), 0);
+        mostHeldBytes = Math.max(mostHeldBytes, heldBytes);
+        return rows;
+      },
+      send: async (node, batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        received.set(node, [...(received.get(node) ?? []), ...batch.map((r) => Number(r.id))]);
+        heldBytes -= batch.reduce((n, row) => n + heldRowBytes(row), 0);
+        return true;
+      },
+    });
+    // By rows alone (HELD_BATCHES batches) the whole pass, 30 MB, would have been held.
+    expect(mostHeldBytes).toBeLessThanOrEqual(maxHeldBytes + batchSize * heldRowBytes(all[0]!));
+    expect([...received.values()].flat().length).toBe(3_000);
+    for (const [node, ids] of received) {
+      expect(ids, node).toEqual(all.filter((r) => r[NODE_ALIAS] === node).map((r) => r.id));
+    }
+  });
+
+  it('counts a row by its strings and columns', () => {
+    expect(heldRowBytes({ id: 1, text: 'x'.repeat(1_000) })).toBe(64 + 2 * 16 + 1_000);
+    expect(heldRowBytes({ bytes: Buffer.alloc(500) })).toBe(64 + 16 + 500);
   });
 
   it('sends a node only its own records, and none of nodes it does not serve or rows it is not to keep', async () => {
