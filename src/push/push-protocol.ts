@@ -13,6 +13,7 @@ import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
 import { readMovesToken } from '../db/entity-moves.js';
 import { readPendingBatch } from './read-pending-batch.js';
 import { readRejected } from './read-rejected.js';
+import { idsScattered } from '../stream/write-in-id-order.js';
 import { toWireRecord } from './wire-record.js';
 import { markPushFailed, markPushed, markPushedTogether, type DeliveredBatch } from './write-push-flags.js';
 
@@ -81,6 +82,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     // SQLite: the deliveries of a group in id order, whatever their nodes (write-push-flags.ts).
     ...(dialect === 'sqlite' && {
       togetherUpTo: protocol.batchSize / 2,
+      scattered: (part: DeliveredBatch) => idsScattered(part.ids),
       together: (trx: Db, parts: DeliveredBatch[]) => markPushedTogether(trx, protocol, parts, { service }),
     }),
   });

@@ -31,6 +31,12 @@ export interface FlagWriteGroupProps<P, R> {
    * joining it to a list; the partial batches of many nodes are scattered.
    */
   togetherUpTo?: number;
+  /**
+   * Whether a part larger than `togetherUpTo` goes to `together` all the
+   * same: its records are scattered over the table (idsScattered). With
+   * 200 nodes a full batch of 500 spans half the table.
+   */
+  scattered?(part: P): boolean;
   /** MAX_GATHER_MS and MAX_GROUP_MS when left out (tests give their own). */
   gatherMs?: number;
   maxGroupMs?: number;
@@ -80,6 +86,7 @@ export class FlagWriteGroup<P = never, R = number> {
   readonly #answersExpected: () => boolean;
   readonly #together: ((trx: Db, parts: P[]) => Promise<R[]>) | undefined;
   readonly #togetherUpTo: number;
+  readonly #scattered: (part: P) => boolean;
   readonly #gatherMs: number;
   readonly #maxGroupMs: number;
   #queued: QueuedWrite<P>[] = [];
@@ -94,6 +101,7 @@ export class FlagWriteGroup<P = never, R = number> {
     this.#answersExpected = props.answersExpected;
     this.#together = props.together?.bind(props);
     this.#togetherUpTo = props.togetherUpTo ?? Number.POSITIVE_INFINITY;
+    this.#scattered = props.scattered?.bind(props) ?? (() => false);
     this.#gatherMs = props.gatherMs ?? MAX_GATHER_MS;
     this.#maxGroupMs = props.maxGroupMs ?? MAX_GROUP_MS;
   }
@@ -164,7 +172,9 @@ export class FlagWriteGroup<P = never, R = number> {
       results = await this.#db.transaction().execute(async (trx) => {
         const out: unknown[] = [];
         const parts = group.flatMap((queued, index) =>
-          queued.part === undefined || queued.rows > this.#togetherUpTo ? [] : [{ part: queued.part, index }],
+          queued.part === undefined || (queued.rows > this.#togetherUpTo && !this.#scattered(queued.part))
+            ? []
+            : [{ part: queued.part, index }],
         );
         const together = this.#together !== undefined && parts.length > 1;
         const inParts = new Set(together ? parts.map((p) => p.index) : []);

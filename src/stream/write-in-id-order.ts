@@ -2,6 +2,27 @@ import type { Row } from '../config/service-config.js';
 import { chunksOf } from '../db/statement-chunks.js';
 import { compareIds } from './flag-write-group.js';
 
+/**
+ * Numeric ids spread over this many times their number, or more, are
+ * scattered: a statement over them touches about a page for each record
+ * (a page holds tens of short records).
+ */
+export const SCATTERED_SPREAD = 16;
+
+/** Whether a batch's ids are scattered over the table (SCATTERED_SPREAD); ids that are not numbers never are. */
+export function idsScattered(ids: readonly unknown[]): boolean {
+  if (ids.length < 2) return false;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (const id of ids) {
+    if (typeof id !== 'number' && typeof id !== 'bigint') return false;
+    const value = Number(id);
+    if (value < min) min = value;
+    if (value > max) max = value;
+  }
+  return max - min + 1 >= SCATTERED_SPREAD * ids.length;
+}
+
 /** One record of the batches written together: its id, and which batch it came in. */
 export interface BatchedRecord {
   id: unknown;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/config/service-config.js';
 import { compareIds, FlagWriteGroup, smallestId } from '../../src/stream/flag-write-group.js';
+import { idsScattered, SCATTERED_SPREAD } from '../../src/stream/write-in-id-order.js';
 
 /** A Db that only runs transactions: each is numbered, and what ran in it is recorded with its number. */
 function countingDb(fail?: (trx: number, writes: string[]) => boolean) {
@@ -125,5 +126,42 @@ describe('FlagWriteGroup', () => {
     expect(together).toEqual([['ab', 'cde']]);
     expect(transactions()).toBe(1);
     expect(ran.map((r) => r.write).sort()).toEqual(['full', 'together']);
+  });
+
+  it('writes a full batch together with the others when its ids are scattered over the table', async () => {
+    const { db, ran, write } = countingDb();
+    const together: string[][] = [];
+    const group = new FlagWriteGroup<string, number>({
+      db,
+      minRows: 1_000,
+      answersExpected: () => false,
+      togetherUpTo: 250,
+      scattered: (part) => part.startsWith('scattered'),
+      together: async (trx, parts) => {
+        together.push(parts);
+        (trx as unknown as { writes: string[] }).writes.push('together');
+        return parts.map(() => 1);
+      },
+    });
+    await Promise.all([
+      group.writePart(1, 500, 'scattered-full', write('alone-s', -1)),
+      group.writePart(2, 500, 'dense-full', write('dense', 500)),
+      group.writePart(3, 3, 'small', write('alone-small', -1)),
+    ]);
+    expect(together).toEqual([['scattered-full', 'small']]);
+    expect(ran.map((r) => r.write).sort()).toEqual(['dense', 'together']);
+  });
+
+  it('calls numeric ids scattered when they spread over SCATTERED_SPREAD times their number', () => {
+    const every = (step: number, count: number) => Array.from({ length: count }, (_, i) => 1 + i * step);
+    expect(idsScattered(every(1, 500))).toBe(false);
+    // Four nodes' batches interleave: a batch spans four times its records.
+    expect(idsScattered(every(4, 500))).toBe(false);
+    // Twenty nodes': twenty times, past SCATTERED_SPREAD.
+    expect(SCATTERED_SPREAD).toBeLessThan(20);
+    expect(idsScattered(every(20, 500))).toBe(true);
+    expect(idsScattered(every(200, 500).map((id) => BigInt(id)))).toBe(true);
+    expect(idsScattered(every(200, 500).map(String))).toBe(false);
+    expect(idsScattered([7])).toBe(false);
   });
 });

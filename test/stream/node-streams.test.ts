@@ -46,7 +46,7 @@ describe('runNodeStreams', () => {
 
   it('holds wide records by their bytes: never more than maxHeldBytes and a read, and each node in order', async () => {
     const body = 'x'.repeat(10_000);
-    const all = records(3_000, 300).map((row) => ({ ...row, body }));
+    const all = records(3_000, 300).map((row): Row => ({ ...row, body }));
     const batchSize = 10;
     const maxHeldBytes = 200_000;
     let heldBytes = 0;
