@@ -105,6 +105,9 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     idOf: (row) => row[protocol.id],
     read: (after, nodes) => candidates.read(after, new Map(nodes.map((n) => [n, bounds.get(n) ?? null]))),
     keep: (node, row) => isAsked(row, bounds.get(node) ?? null, ranks, sweepBefore),
+    // A batch needs only its ids (the request, the answer's match, the store); the node, sort, push time and rank
+    // were for dealing and keeping it.
+    hold: (row) => ({ [protocol.id]: row[protocol.id] }),
     send: async (nodeName, batch) => {
       const target = targets.get(nodeName)!;
       if (!target.leaseHeld()) return false;

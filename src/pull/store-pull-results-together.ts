@@ -1,10 +1,10 @@
-import { CompiledQuery, sql } from 'kysely';
+import { sql } from 'kysely';
 import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js';
 import type { Db, Row } from '../config/service-config.js';
 import { toDbBoolean, toDbTime } from '../db/db-values.js';
 import { addRecordCounts, type CountChange } from '../db/record-counts.js';
 import { stillDeliveredTo } from '../db/record-guards.js';
-import { writeInIdOrder } from '../stream/write-in-id-order.js';
+import { valuesQuery, writeInIdOrder } from '../stream/write-in-id-order.js';
 import { pullFlagColumns, sqliteValue, storePullFailures, type PullBatchResults, type StoredPull } from './write-pull-results.js';
 
 /** One answered pull batch of those stored together. */
@@ -80,16 +80,15 @@ export async function storePullResultsTogether(
     update ${table} set ${sql.join(set, sql`, `)}
     from v where ${table}.${id} = v.${sql.ref('__wm_id')} and ${still}
     returning ${table}.${id} as id`.compile(trx);
-  // The VALUES rows as text (`(?, ?, ?, ...)`), as writePullResults writes them: Kysely nodes cost more than the UPDATE.
-  const placeholders = `(${names.map(() => '?').join(', ')})`;
   const perStatement = Math.max(1, Math.floor(PARAMETERS_PER_STATEMENT / names.length));
   const pulled = await writeInIdOrder(records, batches.length, perStatement, async (chunk) => {
     const { rows } = await trx.executeQuery<Row>(
-      CompiledQuery.raw(`${head.sql}${chunk.map(() => placeholders).join(', ')}${tail.sql}`, [
-        ...head.parameters,
-        ...chunk.flatMap((row) => row.params),
-        ...tail.parameters,
-      ]),
+      valuesQuery(
+        head,
+        tail,
+        names.length,
+        chunk.map((row) => row.params),
+      ),
     );
     return rows;
   });

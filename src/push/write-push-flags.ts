@@ -7,7 +7,7 @@ import { inTransaction } from '../db/in-transaction.js';
 import { addRecordCounts } from '../db/record-counts.js';
 import { rowsChanged, stillPendingFor } from '../db/record-guards.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
-import { writeInIdOrder } from '../stream/write-in-id-order.js';
+import { valuesQuery, writeInIdOrder } from '../stream/write-in-id-order.js';
 
 /** Where a batch went: its flags are written only to records still pending with their entity on that node. */
 export interface PushGuard {
@@ -113,10 +113,8 @@ export async function markPushedTogether(
     return batch.ids.map((id) => ({ id, batch: index, node: batch.node, at }));
   });
   const table = sql.table(protocol.table);
-  const flagged = await writeInIdOrder(records, batches.length, ROWS_PER_STATEMENT, async (chunk) => {
-    const values = sql.join(chunk.map((row) => sql`(${row.id}, ${row.node}, ${row.at})`));
-    const { rows } = await sql<Row>`
-      with v(id, node, at) as (values ${values})
+  const head = sql`with v(id, node, at) as (values `.compile(db);
+  const tail = sql`)
       update ${table} set
         ${sql.ref(flags.pushSuccess)} = ${toDbBoolean(dialect, true)},
         ${sql.ref(flags.pushTime)} = v.at,
@@ -125,7 +123,16 @@ export async function markPushedTogether(
         ${sql.ref(flags.pushAttempts)} = ${sql.ref(flags.pushAttempts)} + 1
       from v
       where ${table}.${sql.ref(protocol.id)} = v.id and ${stillPendingFor(dialect, guard.service, protocol, sql`v.node`)}
-      returning ${table}.${sql.ref(protocol.id)} as id`.execute(db);
+      returning ${table}.${sql.ref(protocol.id)} as id`.compile(db);
+  const flagged = await writeInIdOrder(records, batches.length, ROWS_PER_STATEMENT, async (chunk) => {
+    const { rows } = await db.executeQuery<Row>(
+      valuesQuery(
+        head,
+        tail,
+        3,
+        chunk.map((row) => [row.id, row.node, row.at]),
+      ),
+    );
     return rows;
   });
   if (!protocol.pull) {

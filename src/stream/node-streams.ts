@@ -21,6 +21,13 @@ export interface NodeStreamsProps {
   signal?: AbortSignal;
   /** Rows held at once for all nodes together; HELD_BATCHES batches when left out. */
   maxHeldRows?: number;
+  /**
+   * What a row kept is held as until it is sent, when the stream needs less
+   * than the read returns; left out, the row itself. At 1,000 nodes the
+   * rows of a whole pass may be held, and outlive the collector's young
+   * generation.
+   */
+  hold?(row: Row): Row;
   /** About how many bytes a row takes in memory (heldRowBytes); left out, every row counts ROW_BYTES. */
   sizeOf?(row: Row): number;
   /** Bytes (by `sizeOf`) held at once for all nodes together; HELD_BYTES when left out. */
@@ -184,7 +191,7 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
       const stream = streams.get(node);
       if (!stream || stream.stopped || (props.keep && !props.keep(node, row))) continue;
       const bytes = sizeOf(row);
-      stream.buffer.push(row);
+      stream.buffer.push(props.hold ? props.hold(row) : row);
       stream.bufferBytes += bytes;
       heldRows++;
       heldBytes += bytes;

@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely';
 import type { Row } from '../config/service-config.js';
 import { chunksOf } from '../db/statement-chunks.js';
 import { compareIds } from './flag-write-group.js';
@@ -51,4 +52,28 @@ export async function writeInIdOrder<R extends BatchedRecord>(
     }
   }
   return changed;
+}
+
+/** The placeholders of a VALUES list, by its shape: a pass writes chunks of one length, and builds the text once. */
+const placeholdersByShape = new Map<string, string>();
+
+/**
+ * `head (?, ?, …), (?, …) tail` binding each row's values, `width` a row:
+ * the VALUES list as text and one flat parameter list, because thousands
+ * of Kysely nodes a statement (or spreading 30,000 parameters) cost more
+ * than the statement itself (0.9 µs a record in a pull's profile).
+ */
+export function valuesQuery(head: CompiledQuery, tail: CompiledQuery, width: number, rows: readonly (readonly unknown[])[]): CompiledQuery {
+  const shape = `${width}x${rows.length}`;
+  let placeholders = placeholdersByShape.get(shape);
+  if (placeholders === undefined) {
+    const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
+    placeholders = Array.from({ length: rows.length }, () => row).join(', ');
+    if (placeholdersByShape.size < 64) placeholdersByShape.set(shape, placeholders);
+  }
+  const parameters: unknown[] = [];
+  for (const value of head.parameters) parameters.push(value);
+  for (const row of rows) for (const value of row) parameters.push(value);
+  for (const value of tail.parameters) parameters.push(value);
+  return CompiledQuery.raw(`${head.sql}${placeholders}${tail.sql}`, parameters);
 }

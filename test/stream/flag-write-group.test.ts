@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/config/service-config.js';
 import { compareIds, FlagWriteGroup, smallestId } from '../../src/stream/flag-write-group.js';
-import { idsScattered, SCATTERED_SPREAD } from '../../src/stream/write-in-id-order.js';
 
 /** A Db that only runs transactions: each is numbered, and what ran in it is recorded with its number. */
 function countingDb(fail?: (trx: number, writes: string[]) => boolean) {
@@ -150,18 +149,5 @@ describe('FlagWriteGroup', () => {
     ]);
     expect(together).toEqual([['scattered-full', 'small']]);
     expect(ran.map((r) => r.write).sort()).toEqual(['dense', 'together']);
-  });
-
-  it('calls numeric ids scattered when they spread over SCATTERED_SPREAD times their number', () => {
-    const every = (step: number, count: number) => Array.from({ length: count }, (_, i) => 1 + i * step);
-    expect(idsScattered(every(1, 500))).toBe(false);
-    // Four nodes' batches interleave: a batch spans four times its records.
-    expect(idsScattered(every(4, 500))).toBe(false);
-    // Twenty nodes': twenty times, past SCATTERED_SPREAD.
-    expect(SCATTERED_SPREAD).toBeLessThan(20);
-    expect(idsScattered(every(20, 500))).toBe(true);
-    expect(idsScattered(every(200, 500).map((id) => BigInt(id)))).toBe(true);
-    expect(idsScattered(every(200, 500).map(String))).toBe(false);
-    expect(idsScattered([7])).toBe(false);
   });
 });

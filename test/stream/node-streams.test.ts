@@ -80,6 +80,27 @@ describe('runNodeStreams', () => {
     }
   });
 
+  it('holds and sends what `hold` makes of each row kept, and still deals and pages by the row read', async () => {
+    const all = records(1_000, 7);
+    const sent: Row[] = [];
+    await runNodeStreams({
+      nodes: Array.from({ length: 7 }, (_, i) => `n${i + 1}`),
+      batchSize: 50,
+      idOf: (row) => row.id,
+      hold: (row) => ({ id: row.id }),
+      read: async (after) => {
+        const from = after === null ? 0 : Number(after.id);
+        return all.slice(from, from + 50);
+      },
+      send: async (_node, batch) => {
+        sent.push(...batch);
+        return true;
+      },
+    });
+    expect(sent).toHaveLength(1_000);
+    expect(sent.every((row) => Object.keys(row).join() === 'id')).toBe(true);
+  });
+
   it('counts a row by its strings and columns', () => {
     expect(heldRowBytes({ id: 1, text: 'x'.repeat(1_000) })).toBe(64 + 2 * 16 + 1_000);
     expect(heldRowBytes({ bytes: Buffer.alloc(500) })).toBe(64 + 16 + 500);
