@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db } from '../config/service-config.js';
 import type { DialectName } from './database-url.js';
 import { ignoringConflicts } from './ignore-conflicts.js';
+import { chunksOf } from './statement-chunks.js';
 import { toCount, toDbBoolean } from './db-values.js';
 import { readState, writeState } from './state-store.js';
 
@@ -96,10 +97,13 @@ export async function addRecordCounts(
 
 /**
  * Creates the protocol's counter rows of these nodes (zero) where missing,
- * each in its own statement, before a run writes flags: the transactions
- * that write flags then only ever update rows that exist. On MySQL, two
- * such transactions that each inserted a first row would take gap locks
- * and deadlock.
+ * in autocommitted statements of STATEMENT_CHUNK rows in key order, before
+ * a run writes flags: the transactions that write flags then only ever
+ * update rows that exist. On MySQL, two such transactions that each
+ * inserted a first row would take gap locks and deadlock; two masters
+ * inserting the same rows here take them in the same order, as the leases
+ * do. (One statement a row cost MariaDB 0.6 s for a first pull at 1,000
+ * nodes.)
  */
 export async function ensureRecordCountRows(
   db: Db,
@@ -120,9 +124,10 @@ export async function ensureRecordCountRows(
     .where('protocol', '=', protocol.name)
     .execute();
   const have = new Set(existing.map((row) => JSON.stringify([String(row.node), String(row.state)])));
-  for (const row of rows.filter((r) => !have.has(JSON.stringify([r.node, r.state])))) {
-    await ignoringConflicts(db.insertInto(TABLE).values(row), dialect).execute();
-  }
+  const missing = rows
+    .filter((r) => !have.has(JSON.stringify([r.node, r.state])))
+    .sort((a, b) => (a.node === b.node ? a.state.localeCompare(b.state) : a.node < b.node ? -1 : 1));
+  for (const chunk of chunksOf(missing)) await ignoringConflicts(db.insertInto(TABLE).values(chunk), dialect).execute();
 }
 
 /** The counters of one protocol, per node; `lock` takes them FOR UPDATE (recount). */

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/config/service-config.js';
 import type { Database } from '../../src/db/open-database.js';
 import { migrateDatabase } from '../../src/db/migrate-database.js';
+import { addRecordCounts, ensureRecordCountRows, readRecordCounts } from '../../src/db/record-counts.js';
 import { startRun } from '../../src/db/run-log.js';
 import { recordStreamHistory } from '../../src/db/stream-history.js';
 import { StreamLeases } from '../../src/db/stream-lease.js';
@@ -208,6 +209,23 @@ for (const { name: dialect, available } of DIALECTS) {
           ).n,
         ),
       ).toBe(2 * COUNT + 1);
+    });
+
+    it('the counter rows of many nodes are created in a few statements, existing ones left as they are', async () => {
+      const database = await migratedDatabase(dialect);
+      const config = toMeshConfig(saasConfigObjects({ nodes: [{ name: 'node1', url: 'http://127.0.0.1:3001', apiKey: 'k' }] }));
+      const service = config.services[0]!;
+      const protocol = service.protocols[0]!;
+      const nodes = names('counted');
+      await ensureRecordCountRows(database.db, database.dialect, service, protocol, nodes.slice(0, 10));
+      await addRecordCounts(database.db, database.dialect, service, protocol, [{ node: nodes[3]!, state: 'processed', records: 7 }]);
+      const { db, statements } = counted(database.db);
+      await ensureRecordCountRows(db, database.dialect, service, protocol, nodes);
+      // A read and ceil(2,380 / 500) inserts, not one a row.
+      expect(statements()).toBeLessThanOrEqual(1 + Math.ceil(((COUNT - 10) * 2) / 500));
+      const counts = await readRecordCounts(database.db, service, protocol);
+      expect(counts).toHaveLength(COUNT * 2);
+      expect(counts.filter((c) => c.records !== 0)).toEqual([{ node: nodes[3], state: 'processed', records: 7 }]);
     });
   });
 }
