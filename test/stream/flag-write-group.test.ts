@@ -25,6 +25,24 @@ function countingDb(fail?: (trx: number, writes: string[]) => boolean) {
   return { db, ran, write, transactions: () => transactions };
 }
 
+/** A group whose parts are strings, joined by `together` (each part's result: its length) up to 250 rows, or when `scattered`. */
+function joiningGroup(db: Db, scattered?: (part: string) => boolean) {
+  const together: string[][] = [];
+  const group = new FlagWriteGroup<string, number>({
+    db,
+    minRows: 1_000,
+    answersExpected: () => false,
+    togetherUpTo: 250,
+    ...(scattered && { scattered }),
+    together: async (trx, parts) => {
+      together.push(parts);
+      (trx as unknown as { writes: string[] }).writes.push('together');
+      return parts.map((part) => part.length);
+    },
+  });
+  return { group, together };
+}
+
 describe('FlagWriteGroup', () => {
   it('writes the batches answered together, whatever their nodes, in one transaction, in the order of their smallest id', async () => {
     const { db, ran, write, transactions } = countingDb();
@@ -103,18 +121,7 @@ describe('FlagWriteGroup', () => {
 
   it('writes the small parts of a group together, and each larger one by its own work, in the same transaction', async () => {
     const { db, ran, write, transactions } = countingDb();
-    const together: string[][] = [];
-    const group = new FlagWriteGroup<string, number>({
-      db,
-      minRows: 1_000,
-      answersExpected: () => false,
-      togetherUpTo: 250,
-      together: async (trx, parts) => {
-        together.push(parts);
-        (trx as unknown as { writes: string[] }).writes.push('together');
-        return parts.map((part) => part.length);
-      },
-    });
+    const { group, together } = joiningGroup(db);
     const results = await Promise.all([
       group.writePart(5, 2, 'ab', write('alone-a', -1)),
       group.writePart(1, 600, 'full', write('full', 600)),
@@ -129,19 +136,7 @@ describe('FlagWriteGroup', () => {
 
   it('writes a full batch together with the others when its ids are scattered over the table', async () => {
     const { db, ran, write } = countingDb();
-    const together: string[][] = [];
-    const group = new FlagWriteGroup<string, number>({
-      db,
-      minRows: 1_000,
-      answersExpected: () => false,
-      togetherUpTo: 250,
-      scattered: (part) => part.startsWith('scattered'),
-      together: async (trx, parts) => {
-        together.push(parts);
-        (trx as unknown as { writes: string[] }).writes.push('together');
-        return parts.map(() => 1);
-      },
-    });
+    const { group, together } = joiningGroup(db, (part) => part.startsWith('scattered'));
     await Promise.all([
       group.writePart(1, 500, 'scattered-full', write('alone-s', -1)),
       group.writePart(2, 500, 'dense-full', write('dense', 500)),
