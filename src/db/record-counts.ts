@@ -33,6 +33,10 @@ export interface CountChange {
 
 const TABLE = 'workmesh_record_counts';
 
+/** The counter rows' key order, in which every transaction takes them: two never wait on each other. */
+const byNodeAndState = (a: { node: string; state: string }, b: { node: string; state: string }): number =>
+  a.node === b.node ? a.state.localeCompare(b.state) : a.node < b.node ? -1 : 1;
+
 /**
  * The record's counted state as an SQL expression over the record table
  * (aliased `r`, or named by `table`), NULL when not counted, as the counters hold it.
@@ -67,9 +71,7 @@ export async function addRecordCounts(
     if (into) into.records += change.records;
     else merged.set(key, { ...change });
   }
-  const ordered = [...merged.values()]
-    .filter((c) => c.records !== 0)
-    .sort((a, b) => (a.node === b.node ? a.state.localeCompare(b.state) : a.node < b.node ? -1 : 1));
+  const ordered = [...merged.values()].filter((c) => c.records !== 0).sort(byNodeAndState);
   for (const change of ordered) {
     const row = { service: service.name, protocol: protocol.name, node: change.node, state: change.state, records: change.records };
     const updated = await db
@@ -124,9 +126,7 @@ export async function ensureRecordCountRows(
     .where('protocol', '=', protocol.name)
     .execute();
   const have = new Set(existing.map((row) => JSON.stringify([String(row.node), String(row.state)])));
-  const missing = rows
-    .filter((r) => !have.has(JSON.stringify([r.node, r.state])))
-    .sort((a, b) => (a.node === b.node ? a.state.localeCompare(b.state) : a.node < b.node ? -1 : 1));
+  const missing = rows.filter((r) => !have.has(JSON.stringify([r.node, r.state]))).sort(byNodeAndState);
   for (const chunk of chunksOf(missing)) await ignoringConflicts(db.insertInto(TABLE).values(chunk), dialect).execute();
 }
 

@@ -9,11 +9,11 @@ import { countSkipped } from '../stream/count-skipped.js';
 import { FlagWriteGroup, GROUPED_BATCHES, smallestId } from '../stream/flag-write-group.js';
 import { heldRowBytes, runNodeStreams } from '../stream/node-streams.js';
 import type { StageTarget } from '../stream/run-stage.js';
+import { idsScattered } from '../stream/write-in-id-order.js';
 import type { PushBatchEvent, PushStreamOutcome } from './push-outcome.js';
 import { readMovesToken } from '../db/entity-moves.js';
 import { readPendingBatch } from './read-pending-batch.js';
 import { readRejected } from './read-rejected.js';
-import { idsScattered } from '../stream/write-in-id-order.js';
 import { toWireRecord } from './wire-record.js';
 import { markPushFailed, markPushed, markPushedTogether, type DeliveredBatch } from './write-push-flags.js';
 
