@@ -205,10 +205,14 @@ export class FlagWriteGroup<P = never, R = number> {
 
 /** Record ids in the order the database keeps them: numbers by value, others by their text. */
 export function compareIds(a: unknown, b: unknown): number {
-  const numeric = (v: unknown) => typeof v === 'number' || typeof v === 'bigint';
-  if (numeric(a) && numeric(b)) return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
-  const [x, y] = [String(a), String(b)];
+  if (isNumeric(a) && isNumeric(b)) return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+  const x = String(a);
+  const y = String(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function isNumeric(value: unknown): boolean {
+  return typeof value === 'number' || typeof value === 'bigint';
 }
 
 /** The smallest of a batch's record ids, for FlagWriteGroup.write. */

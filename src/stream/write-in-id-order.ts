@@ -34,7 +34,10 @@ export interface BatchedRecord {
  * Writes the records of several batches in id order, `perStatement` at a
  * time, by `write` (an UPDATE … RETURNING of their ids), and counts the ids
  * each statement returns by the batch they came in: the rows each batch
- * changed, in the order of the batches.
+ * changed, in the order of the batches. Numeric ids (the usual) are sorted
+ * as numbers, and each statement's are matched to the ids it returned by
+ * walking both in order: keyed by their text in a map and compared by
+ * compareIds, 200,000 records cost 0.2 s of a 1,000-node push's profile.
  */
 export async function writeInIdOrder<R extends BatchedRecord>(
   records: R[],
@@ -42,8 +45,21 @@ export async function writeInIdOrder<R extends BatchedRecord>(
   perStatement: number,
   write: (chunk: R[]) => Promise<Row[]>,
 ): Promise<number[]> {
-  const batchOf = new Map(records.map((record) => [String(record.id), record.batch]));
   const changed = Array.from({ length: batches }, () => 0);
+  if (records.every((record) => typeof record.id === 'number')) {
+    const ordered = records.slice().sort((a, b) => (a.id as number) - (b.id as number));
+    for (const chunk of chunksOf(ordered, perStatement)) {
+      // A driver may return a number it was given as a bigint (a 64-bit column): Number() matches it.
+      const returned = Float64Array.from(await write(chunk), (row) => Number(row.id)).sort();
+      let at = 0;
+      for (const id of returned) {
+        while (at < chunk.length && (chunk[at]!.id as number) < id) at++;
+        if (at < chunk.length && chunk[at]!.id === id) changed[chunk[at++]!.batch]!++;
+      }
+    }
+    return changed;
+  }
+  const batchOf = new Map(records.map((record) => [String(record.id), record.batch]));
   const ordered = [...records].sort((a, b) => compareIds(a.id, b.id));
   for (const chunk of chunksOf(ordered, perStatement)) {
     for (const row of await write(chunk)) {
