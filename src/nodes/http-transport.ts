@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Pool, type Dispatcher } from 'undici';
 import type { NodeConfig } from '../config/node-config.js';
 import { cleanErrorText } from './clean-error-text.js';
+import { JsonText } from './json-text.js';
 import type { FailureClass, NodeCallResult, NodeTransport } from './node-transport.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -95,7 +96,7 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
         method,
         path: fullPath,
         headers,
-        body: body === undefined ? null : JSON.stringify(body),
+        body: body === undefined ? null : body instanceof JsonText ? body.text : JSON.stringify(body),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         signal: deadline,

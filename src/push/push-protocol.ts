@@ -4,6 +4,7 @@ import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { NODE_ALIAS, SORT_ALIAS } from '../db/record-source.js';
 import { cleanErrorText } from '../nodes/clean-error-text.js';
+import { JsonText } from '../nodes/json-text.js';
 import type { FailureClass } from '../nodes/node-transport.js';
 import { countSkipped } from '../stream/count-skipped.js';
 import { FlagWriteGroup, GROUPED_BATCHES, smallestId } from '../stream/flag-write-group.js';
@@ -32,10 +33,14 @@ export interface ProtocolPushProps {
   onBatch?: (event: PushBatchEvent) => void;
 }
 
-/** One record of a batch: its id in the database, as sent, and its push attempts so far. */
+/**
+ * One record of a batch, as held until it is sent: its id in the database,
+ * its id as sent, the record as sent (JSON text), and its push attempts so far.
+ */
 interface Item {
   id: unknown;
-  wire: Row;
+  wireId: unknown;
+  json: string;
   attempts: number;
 }
 
@@ -88,8 +93,9 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
   });
 
   const deliver = async (target: PushTarget, items: Item[]): Promise<Answer> => {
-    const records = items.map((item) => item.wire);
     if (protocol.push.fn) {
+      // What a node would have been sent, as objects.
+      const records = items.map((item) => JSON.parse(item.json) as Row);
       try {
         await protocol.push.fn(records, target.node, { service: service.name, protocol: protocol.name, db });
         return { ok: true, rejected: new Map() };
@@ -100,7 +106,8 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
         return { ok: false, error: cleanErrorText(error instanceof Error ? error.message : String(error)), failure };
       }
     }
-    const answer = await target.transport.post(protocol.push.path!, { service: service.name, protocol: protocol.name, records });
+    const body = `{"service":${JSON.stringify(service.name)},"protocol":${JSON.stringify(protocol.name)},"records":[${items.map((item) => item.json).join(',')}]}`;
+    const answer = await target.transport.post(protocol.push.path!, new JsonText(body));
     if (!answer.ok)
       return {
         ok: false,
@@ -110,7 +117,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       };
     const rejected = readRejected(
       answer.body.rejected,
-      records.map((r) => r[protocol.id]),
+      items.map((item) => item.wireId),
       target.node.name,
     );
     if (!rejected.ok) return { ok: false, error: cleanErrorText(rejected.error), failure: 'node' };
@@ -155,7 +162,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       );
       target.outcome.failed += flagged;
       countSkipped(target.outcome, items.length - flagged);
-      target.outcome.error = `record ${String(items[0]!.wire[protocol.id])} rejected: ${error}`;
+      target.outcome.error = `record ${String(items[0]!.wireId)} rejected: ${error}`;
       event(target.node.name, items.length, error);
     }
     return rejected.some(({ item }) => item.attempts + 1 < protocol.maxAttempts);
@@ -178,7 +185,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
           await flagDelivered(target, items, at);
           return 'clean';
         }
-        const key = (item: Item) => String(item.wire[protocol.id]);
+        const key = (item: Item) => String(item.wireId);
         await flagDelivered(
           target,
           items.filter((item) => !answer.rejected.has(key(item))),
@@ -234,14 +241,15 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       if ((await readMovesToken(db, service.name)) !== movesToken.at) return [];
       return rows;
     },
-    send: async (nodeName, batch) => {
-      const target = targets.get(nodeName)!;
-      const items = batch.map((row) => ({
+    hold: (row) => {
+      const wire = toWireRecord(row, omitted);
+      return {
         id: row[protocol.id],
-        wire: toWireRecord(row, omitted),
+        wireId: wire[protocol.id],
+        json: JSON.stringify(wire),
         attempts: Number(row[protocol.flags.pushAttempts] ?? 0),
-      }));
-      return (await pushPart(target, items, false)) !== 'stop';
+      };
     },
+    send: async (nodeName, batch) => (await pushPart(targets.get(nodeName)!, batch as unknown as Item[], false)) !== 'stop',
   });
 }
