@@ -45,6 +45,9 @@ export function checkLastProcessedId(node: string, value: unknown): string | num
  * values far deeper than any recursion would survive.
  */
 export function resultValueProblem(value: unknown): string | undefined {
+  // Nearly every result value is one of these: no stack for them.
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return undefined;
   const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
   while (stack.length > 0) {
     const item = stack.pop()!;

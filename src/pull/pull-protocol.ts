@@ -98,12 +98,17 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
       }),
   });
 
+  let asked: { nodes: string[]; bounds: Map<string, NodeBound> } | undefined;
   await runNodeStreams({
     nodes: [...bounds.keys()],
     batchSize: protocol.batchSize,
     ...(props.signal && { signal: props.signal }),
     idOf: (row) => row[protocol.id],
-    read: (after, nodes) => candidates.read(after, new Map(nodes.map((n) => [n, bounds.get(n) ?? null]))),
+    read: (after, nodes) => {
+      // The same nodes read after read, until a stream stops: their bounds are looked up once.
+      if (asked?.nodes !== nodes) asked = { nodes, bounds: new Map(nodes.map((n) => [n, bounds.get(n) ?? null])) };
+      return candidates.read(after, asked.bounds);
+    },
     keep: (node, row) => isAsked(row, bounds.get(node) ?? null, ranks, sweepBefore),
     // A batch needs only its ids (the request, the answer's match, the store); the node, sort, push time and rank
     // were for dealing and keeping it.

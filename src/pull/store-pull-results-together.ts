@@ -60,7 +60,10 @@ export async function storePullResultsTogether(
     const at = toDbTime(dialect, batch.at);
     return batch.answered.succeeded.map(({ record, result }) => {
       const params: unknown[] = [record[protocol.id], batch.node, at];
-      for (const [field] of columns) params.push(...(field in result ? [sqliteValue(result[field]), 1] : [null, 0]));
+      for (const [field] of columns) {
+        if (field in result) params.push(sqliteValue(result[field]), 1);
+        else params.push(null, 0);
+      }
       return { id: record[protocol.id], batch: index, params };
     });
   });

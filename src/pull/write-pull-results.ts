@@ -40,16 +40,18 @@ export function matchResults(records: Row[], idColumn: string, results: unknown,
   results.forEach((entry: unknown, i) => {
     if (entry === null || typeof entry !== 'object' || Array.isArray(entry) || !('id' in entry)) return;
     const id = (entry as { id: unknown }).id;
-    if ((typeof id !== 'string' && typeof id !== 'number') || !asked.has(String(id))) return;
+    if (typeof id !== 'string' && typeof id !== 'number') return;
+    const key = String(id);
+    if (!asked.has(key)) return;
     const result = entry as PullResult;
     if (typeof result.error !== 'string') {
-      for (const [field, value] of Object.entries(result)) {
-        const problem = field === 'id' ? undefined : resultValueProblem(value);
+      for (const field in result) {
+        const problem = field === 'id' ? undefined : resultValueProblem(result[field]);
         if (problem !== undefined)
-          throw new PullAnswerError(`node ${node}: pull answer results[${i}] (id ${String(id)}) field "${field}": ${problem}`);
+          throw new PullAnswerError(`node ${node}: pull answer results[${i}] (id ${key}) field "${field}": ${problem}`);
       }
     }
-    byId.set(String(id), result);
+    byId.set(key, result);
   });
   const matched: PullBatchResults = { succeeded: [], failed: [] };
   for (const [id, record] of asked) {

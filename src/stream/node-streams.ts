@@ -5,7 +5,11 @@ export interface NodeStreamsProps {
   /** Nodes to serve, by name. */
   nodes: string[];
   batchSize: number;
-  /** Reads the next records after the cursor in `(sort, id)` order, of entities on these nodes; one query. */
+  /**
+   * Reads the next records after the cursor in `(sort, id)` order, of
+   * entities on these nodes; one query. `nodes` is the same array from read
+   * to read until a node's stream stops, so what is built from it can be kept.
+   */
   read(after: Cursor | null, nodes: string[]): Promise<Row[]>;
   /** The record's id, for the cursor. */
   idOf(row: Row): unknown;
@@ -176,10 +180,18 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
   };
 
   let cursor: Cursor | null = null;
+  /** The nodes still streaming, as of the last read: built again only when one has stopped (a read per batch, 1,000 nodes). */
+  let active: string[] = [];
+  let activeCounted = -1;
   while (!signal?.aborted && fatal === undefined) {
     await makeRoom();
     if (signal?.aborted || fatal !== undefined) break;
-    const active = [...streams].filter(([, s]) => !s.stopped).map(([node]) => node);
+    let stopped = 0;
+    for (const stream of streams.values()) if (stream.stopped) stopped++;
+    if (stopped !== activeCounted) {
+      active = [...streams].filter(([, s]) => !s.stopped).map(([node]) => node);
+      activeCounted = stopped;
+    }
     if (active.length === 0) break;
     const rows = await props.read(cursor, active);
     if (rows.length === 0) break;
