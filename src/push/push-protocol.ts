@@ -241,7 +241,7 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
       if ((await readMovesToken(db, service.name)) !== movesToken.at) return [];
       return rows;
     },
-    hold: (row) => {
+    hold: (row): Item => {
       const wire = toWireRecord(row, omitted);
       return {
         id: row[protocol.id],
@@ -250,6 +250,6 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
         attempts: Number(row[protocol.flags.pushAttempts] ?? 0),
       };
     },
-    send: async (nodeName, batch) => (await pushPart(targets.get(nodeName)!, batch as unknown as Item[], false)) !== 'stop',
+    send: async (nodeName, batch) => (await pushPart(targets.get(nodeName)!, batch, false)) !== 'stop',
   });
 }

@@ -1,7 +1,8 @@
 import type { Row } from '../config/service-config.js';
 import { NODE_ALIAS, SORT_ALIAS, type Cursor } from '../db/record-source.js';
 
-export interface NodeStreamsProps {
+/** `H`: what a row is held as until it is sent (see `hold`). */
+export interface NodeStreamsProps<H> {
   /** Nodes to serve, by name. */
   nodes: string[];
   batchSize: number;
@@ -20,7 +21,7 @@ export interface NodeStreamsProps {
    * that node's stream for this run (its later records are not handed over,
    * so its order is never broken).
    */
-  send(node: string, batch: Row[]): Promise<boolean>;
+  send(node: string, batch: H[]): Promise<boolean>;
   /** Once aborted, nothing more is read and no new batch starts; the ones being sent finish. */
   signal?: AbortSignal;
   /** Rows held at once for all nodes together; HELD_BATCHES batches when left out. */
@@ -31,7 +32,7 @@ export interface NodeStreamsProps {
    * rows of a whole pass may be held, and outlive the collector's young
    * generation.
    */
-  hold?(row: Row): Row;
+  hold?(row: Row): H;
   /** About how many bytes a row takes in memory (heldRowBytes); left out, every row counts ROW_BYTES. */
   sizeOf?(row: Row): number;
   /** Bytes (by `sizeOf`) held at once for all nodes together; HELD_BYTES when left out. */
@@ -79,9 +80,9 @@ export function heldRowBytes(row: Row): number {
   return bytes;
 }
 
-interface Stream {
+interface Stream<H> {
   /** Rows read for the node and not handed over yet. */
-  buffer: Row[];
+  buffer: H[];
   /** Their bytes, by sizeOf. */
   bufferBytes: number;
   tail: Promise<void>;
@@ -108,7 +109,9 @@ interface Stream {
  * Rejects with the first error `send` throws (a database failure), after
  * every stream has settled.
  */
-export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
+export function runNodeStreams(props: NodeStreamsProps<Row> & { hold?: undefined }): Promise<void>;
+export function runNodeStreams<H>(props: NodeStreamsProps<H> & { hold(row: Row): H }): Promise<void>;
+export async function runNodeStreams<H>(props: NodeStreamsProps<H>): Promise<void> {
   const { batchSize, signal } = props;
   const maxHeldRows = Math.max(props.maxHeldRows ?? HELD_BATCHES * batchSize, batchSize);
   const maxHeldBytes = props.maxHeldBytes ?? HELD_BYTES;
@@ -124,12 +127,12 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
   let sendingBytes = 0;
   /** Called when a batch is done: reading may be waiting for room. */
   let onBatchDone: (() => void) | undefined;
-  const streams = new Map<string, Stream>(
+  const streams = new Map<string, Stream<H>>(
     props.nodes.map((node) => [node, { buffer: [], bufferBytes: 0, tail: Promise.resolve(), inFlight: [], stopped: false }]),
   );
   let fatal: { error: unknown } | undefined;
 
-  const dispatch = (node: string, stream: Stream): void => {
+  const dispatch = (node: string, stream: Stream<H>): void => {
     const batch = stream.buffer;
     const batchBytes = stream.bufferBytes;
     stream.buffer = [];
@@ -203,7 +206,8 @@ export async function runNodeStreams(props: NodeStreamsProps): Promise<void> {
       const stream = streams.get(node);
       if (!stream || stream.stopped || (props.keep && !props.keep(node, row))) continue;
       const bytes = sizeOf(row);
-      stream.buffer.push(props.hold ? props.hold(row) : row);
+      // Without `hold` (the first overload), H is Row.
+      stream.buffer.push(props.hold ? props.hold(row) : (row as H));
       stream.bufferBytes += bytes;
       heldRows++;
       heldBytes += bytes;

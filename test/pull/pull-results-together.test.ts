@@ -80,7 +80,7 @@ describe('pull results stored together (sqlite)', () => {
   it('stores the results and flags, and counts for each batch, as storePullResults per batch does', async () => {
     expect(storableTogether(protocol)).toBe(true);
     await reset();
-    // More rows than one statement binds (30,000 parameters at 7 a row).
+    // More rows than one statement binds (5,000 parameters at 7 a row: 714 rows).
     const written = await batches(RECORDS);
     expect(written.length).toBe(4);
     const alone = [];
