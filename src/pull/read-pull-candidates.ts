@@ -67,13 +67,14 @@ export function pullCandidatePass(
   // At 10 million records MariaDB read this range through the push index, from its start for every batch (the bench's
   // pull floor, the same condition): it is told the pull index, as the reports tell it theirs.
   let hints: Promise<FlagIndexHints> | undefined;
-  /** The reads' boundConditions, for the nodes they were built for: the same for every read until a node's stream stops. */
+  /** The reads' boundConditions, for the bounds they were built for: the same for every read until a node's stream stops. */
   let built: { byNode: Map<string, NodeBound>; conditions: RawBuilder<unknown>[] } | undefined;
   return {
     async read(after, byNode) {
       const rows: Row[] = [];
       const indexHint = (await (hints ??= flagIndexHints(db, dialect, protocol))).pull;
-      if (built === undefined || !sameBounds(built.byNode, byNode)) {
+      // pull-protocol passes the same map while the pass's nodes do not change.
+      if (built?.byNode !== byNode) {
         built = { byNode, conditions: boundConditions(dialect, service, protocol, { byNode, ordered }, pass.sweepBefore) };
       }
       const conditions = built.conditions;
@@ -161,14 +162,6 @@ export function boundConditions(
     conditions.push(reach.length === 0 ? sql`1 = 0` : sql`(${sql.join(reach, sql` or `)})`);
   }
   return conditions;
-}
-
-/** Whether two reads ask the same nodes for the same bounds. */
-function sameBounds(a: Map<string, NodeBound>, b: Map<string, NodeBound>): boolean {
-  if (a === b) return true;
-  if (a.size !== b.size) return false;
-  for (const [node, bound] of b) if (a.get(node) !== bound) return false;
-  return true;
 }
 
 /**
