@@ -1,4 +1,5 @@
 import type { ResolvedProtocol, ResolvedService } from '../src/config/mesh-config.js';
+import { flagIndexHints } from '../src/db/flag-index-hints.js';
 import type { Database } from '../src/db/open-database.js';
 import type { PullBound } from '../src/pull/pull-bounds.js';
 import { pullCandidatesQuery } from '../src/pull/read-pull-candidates.js';
@@ -9,7 +10,8 @@ import { checkQueryPlan, passIndex, type PlanCheck } from './query-plan.js';
  * EXPLAIN of the push pending query (before the push: everything pending)
  * or the pull candidate query (after it: everything delivered, nothing
  * pulled), from the first batch and from a cursor in the middle of the table,
- * compiled by the engine's own builders.
+ * compiled by the engine's own builders, with the index hints the engine
+ * gives them (MySQL).
  */
 export async function checkPlans(
   database: Database,
@@ -20,6 +22,7 @@ export async function checkPlans(
   stage: 'push' | 'pull',
 ): Promise<Record<string, PlanCheck>> {
   const { dialect } = database;
+  const hints = await flagIndexHints(database.db, dialect, protocol);
   const key = async (order: 'asc' | 'desc', id?: number) => {
     let query = database.db.selectFrom(protocol.table).select([protocol.sort, protocol.id]);
     if (id !== undefined) query = query.where(protocol.id, '=', id);
@@ -37,15 +40,19 @@ export async function checkPlans(
       // A pass reads the NULL sorts first, then the rest from its start (record-source.ts): both phases are checked.
       'push, first batch': await checkQueryPlan(
         database,
-        pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit }),
+        pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit, indexHint: hints.push }),
         first,
       ),
       'push, first sorted batch': await checkQueryPlan(
         database,
-        pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit }, 'sorted'),
+        pendingBatchQuery(dialect, service, protocol, { after: null, nodes, limit, indexHint: hints.push }, 'sorted'),
         first,
       ),
-      'push, after a cursor': await checkQueryPlan(database, pendingBatchQuery(dialect, service, protocol, { after, nodes, limit }), next),
+      'push, after a cursor': await checkQueryPlan(
+        database,
+        pendingBatchQuery(dialect, service, protocol, { after, nodes, limit, indexHint: hints.push }),
+        next,
+      ),
     };
   }
   const last = await key('desc');
@@ -53,14 +60,18 @@ export async function checkPlans(
   return {
     'pull, first batch': await checkQueryPlan(
       database,
-      pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit }),
+      pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit, indexHint: hints.pull }),
       first,
     ),
     'pull, first sorted batch': await checkQueryPlan(
       database,
-      pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit }, 'sorted'),
+      pullCandidatesQuery(dialect, service, protocol, { after: null, bounds, limit, indexHint: hints.pull }, 'sorted'),
       first,
     ),
-    'pull, after a cursor': await checkQueryPlan(database, pullCandidatesQuery(dialect, service, protocol, { after, bounds, limit }), next),
+    'pull, after a cursor': await checkQueryPlan(
+      database,
+      pullCandidatesQuery(dialect, service, protocol, { after, bounds, limit, indexHint: hints.pull }),
+      next,
+    ),
   };
 }

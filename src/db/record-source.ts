@@ -99,7 +99,7 @@ export function recordSource(
   service: ResolvedService,
   protocol: ResolvedProtocol,
   nodeOf: NodeOfRecord = 'entity',
-  /** An index hint after the records' alias (flag-index-hints.ts), for the reports. */
+  /** An index hint after the records' alias (flag-index-hints.ts): the reports', the push's and the pull's. */
   hint: RawBuilder<unknown> = sql``,
 ): RecordSource {
   const { entity } = service;

@@ -3,6 +3,7 @@ import type { ResolvedProtocol, ResolvedService } from '../config/mesh-config.js
 import type { Db, Row } from '../config/service-config.js';
 import type { DialectName } from '../db/database-url.js';
 import { toDbTime } from '../db/db-values.js';
+import { flagIndexHints } from '../db/flag-index-hints.js';
 import { readInPhases } from '../db/read-in-phases.js';
 import { phaseAfter, recordSource, type Cursor, type KeysetPhase } from '../db/record-source.js';
 
@@ -15,6 +16,8 @@ export interface PendingBatchQuery {
   settledBefore?: Date;
   /** The record columns to read; every column (`r.*`) when left out. */
   columns?: readonly string[];
+  /** After the records' alias: MySQL's `force index` of the push range (flag-index-hints.ts); readPendingBatch adds it. */
+  indexHint?: RawBuilder<unknown>;
 }
 
 /**
@@ -22,7 +25,12 @@ export interface PendingBatchQuery {
  * pushed, or the last try failed and is to be retried; dead ones are FALSE),
  * in `(sort, id)` order after the cursor (NULL sorts first), of entities on
  * the given nodes. One query per batch (two where the NULL sorts end), a
- * range of the `(push_success, sort, id)` index.
+ * range of the `(push_success, sort, id)` index. MariaDB is told that
+ * index: left to itself it reads `push_success IS NULL` as a ref from the
+ * range's start and filters the cursor inside it, which reads every
+ * pending record before the cursor again for each batch (a pass at 1,000
+ * nodes holds its records pending until their node's batch goes out, and
+ * a node that is down keeps its own pending).
  */
 export async function readPendingBatch(
   db: Db,
@@ -31,8 +39,9 @@ export async function readPendingBatch(
   protocol: ResolvedProtocol,
   query: PendingBatchQuery,
 ): Promise<Row[]> {
+  const indexHint = (await flagIndexHints(db, dialect, protocol)).push;
   return readInPhases(query.after, query.limit, async (after, limit, phase) => {
-    const { rows } = await pendingBatchQuery(dialect, service, protocol, { ...query, after, limit }, phase).execute(db);
+    const { rows } = await pendingBatchQuery(dialect, service, protocol, { ...query, after, limit, indexHint }, phase).execute(db);
     return rows;
   });
 }
@@ -48,7 +57,7 @@ export function pendingBatchQuery(
   query: PendingBatchQuery,
   phase: KeysetPhase = phaseAfter(query.after),
 ): RawBuilder<Row> {
-  const source = recordSource(dialect, service, protocol);
+  const source = recordSource(dialect, service, protocol, 'entity', query.indexHint);
   const conditions = [sql`r.${sql.ref(protocol.flags.pushSuccess)} is null`, source.nodeIn(query.nodes)];
   conditions.push(source.inPhase(phase, query.after));
   // A NULL sort counts as the oldest: always settled.
