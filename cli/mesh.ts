@@ -23,6 +23,15 @@ const VERSION = '0.1.0';
 // affected, and llhttp is the only WebAssembly mesh runs.
 setFlagsFromString('--liftoff-only');
 
+// A run holds up to HELD_BATCHES batches of records for its nodes (some 150 MB
+// live at 1,000 nodes), and V8 let the old generation grow to four times what
+// its last full collection kept before collecting again: a million records
+// pushed to 1,000 nodes peaked at 600 MB of RSS for 150 MB live. Growing it by
+// half at a time, the peak was 354 MB (pull 519 -> 286), in the same time; at
+// 200,000 records the master spends some 5 % more CPU on collections
+// (BENCHMARKS.md, fifth round of issue 15).
+setFlagsFromString('--heap-growing-percent=50');
+
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.split('\n')[0]!.length));
   return [
