@@ -44,5 +44,6 @@ export function nodeFailureText(node: string, result: { error: string; where?: s
 export interface NodeTransport {
   get(path: string): Promise<NodeCallResult>;
   post(path: string, body: unknown): Promise<NodeCallResult>;
+  /** Once every call has settled: drops the connections (a call still in flight fails). */
   close(): Promise<void>;
 }
