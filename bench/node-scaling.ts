@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { loadConfig } from '../src/config/load-config.js';
 import type { Database } from '../src/db/open-database.js';
 import { writeBenchConfig } from './bench-config.js';
@@ -28,6 +28,18 @@ export interface NodeScalingRow {
   pullOverFirst: number;
   pushOverFloor: number;
   pullOverFloor: number;
+  /**
+   * A run of one record per entity, every node getting a request or two:
+   * what a run costs per node whatever its records (connections, status
+   * requests, leases), in seconds.
+   */
+  pushFixed: Measurement;
+  pullFixed: Measurement;
+  /** Per record beyond that run's: (full run - fixed run) / (records - fixed run's records). */
+  pushMicrosBeyondFixed: number;
+  pullMicrosBeyondFixed: number;
+  pushBeyondOverFirst: number;
+  pullBeyondOverFirst: number;
 }
 
 /**
@@ -36,6 +48,8 @@ export interface NodeScalingRow {
  * answering at once: the nodes cost nothing), for each N in the list, against
  * the floor written with the best schedule (flags per read batch, id order).
  * The entities are dealt round-robin over the N nodes before each count.
+ * Then a run of one record per entity gives what a run costs per node
+ * whatever its records, and the full run's cost per record beyond it.
  */
 export async function measureNodeScaling(props: {
   dir: string;
@@ -80,7 +94,18 @@ export async function measureNodeScaling(props: {
       );
       log(`${count} stub nodes: mesh pull`);
       const pull = await measurer.mesh(() => mesh('pull'), 'pulled', options.records);
+      // The first record of each entity pushed and pulled again, the others done: a run's cost per node.
+      const firstOfEntity = sql`${sql.ref(protocol.id)} in (select id from (select min(${sql.ref(protocol.id)}) as id from ${sql.table(
+        protocol.table,
+      )} group by ${sql.ref(protocol.entityRef ?? protocol.id)}) firsts)`;
+      const fixedRecords = await countWhere(database, protocol.table, firstOfEntity);
+      await resetFlags(database, protocol, 'push', RESULT_COLUMN, firstOfEntity);
+      log(`${count} stub nodes: mesh push and pull of ${fixedRecords} records, one per entity`);
+      const pushFixed = await measurer.mesh(() => mesh('push'), 'pushed', fixedRecords);
+      const pullFixed = await measurer.mesh(() => mesh('pull'), 'pulled', fixedRecords);
       const micros = (m: Measurement) => round((m.seconds / m.records) * 1e6, 2);
+      const beyond = (full: Measurement, fixed: Measurement) =>
+        round(((full.seconds - fixed.seconds) / (full.records - fixed.records)) * 1e6, 2);
       const first = rows[0];
       rows.push({
         nodes: count,
@@ -94,12 +119,23 @@ export async function measureNodeScaling(props: {
         pullOverFirst: first ? round(micros(pull) / first.pullMicrosPerRecord) : 1,
         pushOverFloor: round(push.recordsPerSecond / pushFloor.recordsPerSecond),
         pullOverFloor: round(pull.recordsPerSecond / pullFloor.recordsPerSecond),
+        pushFixed,
+        pullFixed,
+        pushMicrosBeyondFixed: beyond(push, pushFixed),
+        pullMicrosBeyondFixed: beyond(pull, pullFixed),
+        pushBeyondOverFirst: first ? round(beyond(push, pushFixed) / first.pushMicrosBeyondFixed) : 1,
+        pullBeyondOverFirst: first ? round(beyond(pull, pullFixed) / first.pullMicrosBeyondFixed) : 1,
       });
     } finally {
       await stubs.stop();
     }
   }
   return rows;
+}
+
+async function countWhere(database: Database, table: string, where: RawBuilder<unknown>): Promise<number> {
+  const { rows } = await sql<{ n: unknown }>`select count(*) as n from ${sql.table(table)} where ${where}`.execute(database.db);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** Entity k goes to stub((k mod n) + 1): round-robin over the first n stub nodes, in one UPDATE. */
@@ -112,7 +148,22 @@ async function dealEntities(database: Database, table: string, id: string, node:
 }
 
 export function renderNodeScaling(rows: NodeScalingRow[]): string {
-  const header = ['nodes', 'push us/rec', 'x first', 'x floor', 'push RSS MB', 'pull us/rec', 'x first', 'x floor', 'pull RSS MB'];
+  const header = [
+    'nodes',
+    'push us/rec',
+    'x first',
+    'x floor',
+    'push RSS MB',
+    'pull us/rec',
+    'x first',
+    'x floor',
+    'pull RSS MB',
+    'fixed push/pull s',
+    'beyond: push us/rec',
+    'x first',
+    'pull us/rec',
+    'x first',
+  ];
   const lines = rows.map((r) =>
     [
       r.nodes,
@@ -124,6 +175,11 @@ export function renderNodeScaling(rows: NodeScalingRow[]): string {
       r.pullOverFirst,
       r.pullOverFloor,
       r.pull.peakRssMB ?? '',
+      `${r.pushFixed.seconds}/${r.pullFixed.seconds}`,
+      r.pushMicrosBeyondFixed,
+      r.pushBeyondOverFirst,
+      r.pullMicrosBeyondFixed,
+      r.pullBeyondOverFirst,
     ].map(String),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
