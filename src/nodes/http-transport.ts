@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { NodeConfig } from '../config/node-config.js';
+import { cappedRequest } from './capped-request.js';
 import { cleanErrorText } from './clean-error-text.js';
 import { JsonText } from './json-text.js';
 import type { FailureClass, NodeCallResult, NodeTransport } from './node-transport.js';
@@ -92,19 +93,20 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
     // `timeoutMs` an exact deadline for the whole call.
     const deadline = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await pool.request({
-        method,
-        path: fullPath,
-        headers,
-        body: body === undefined ? null : body instanceof JsonText ? body.text : JSON.stringify(body),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: deadline,
-      });
-      status = response.statusCode;
-      // Reading the whole body frees the connection for the next call on this
-      // keep-alive pool; an answer over the cap is dropped with its connection.
-      text = await readCapped(response, cap);
+      // An answer over the cap is dropped with its connection.
+      ({ status, text } = await cappedRequest(
+        pool,
+        {
+          method,
+          path: fullPath,
+          headers,
+          body: body === undefined ? null : body instanceof JsonText ? body.text : JSON.stringify(body),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        cap,
+        deadline,
+      ));
     } catch (error) {
       if (deadline.aborted) return fail(`timed out after ${timeoutMs} ms`);
       return fail(clean(failureText(error, timeoutMs)));
@@ -143,28 +145,6 @@ function failureClass(status: number, parsed: Record<string, unknown> | undefine
 function answerKind(method: 'GET' | 'POST', body: unknown): AnswerKind {
   if (method === 'GET') return 'status';
   return Array.isArray((body as { ids?: unknown } | null | undefined)?.ids) ? 'pull' : 'push';
-}
-
-/** The body as text, or undefined when it is larger than `cap` bytes (then it is not read further). */
-async function readCapped(response: Dispatcher.ResponseData, cap: number): Promise<string | undefined> {
-  const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > cap) {
-    response.body.destroy();
-    return undefined;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > cap) {
-      response.body.destroy();
-      return undefined;
-    }
-    chunks.push(buffer);
-  }
-  // As undici's text(): UTF-8, a byte order mark dropped, bad sequences replaced.
-  return new TextDecoder().decode(Buffer.concat(chunks, size));
 }
 
 /** Each secret as it may appear in an echoed text: bare, JSON-escaped, URL-encoded; longest first. */
