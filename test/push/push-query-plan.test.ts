@@ -125,7 +125,7 @@ for (const dialect of DIALECTS) {
       await expectRange(query(null), push());
       // Every cursor of a pass over a table still all pending, as at 1,000 nodes, where the pass holds every record
       // read until its node's batch goes out: MariaDB read `push_success IS NULL` as a ref from its start for each
-      // batch (3.9 s of server time for 400 batches of 200,000 records, against 1.5 s with 4 nodes) unless told the index.
+      // batch (4.5 s of server time for 400 batches of 200,000 records, against 1.5 s with 4 nodes) unless told the index.
       for (const share of [0.25, 0.5, 0.75]) {
         await expectRange(query(await cursorAfter(PLAN_RECORDS * share)), { ...push(), rangeOn: protocol.sort });
       }
