@@ -13,8 +13,11 @@ import type { PeerSystem } from './peer-system.js';
 
 /** Records per push batch and per node processing chunk, the main bench's defaults. */
 const BATCH = 500;
-/** The built CLI, found from the package root so that the tests (running the TypeScript sources) use it too. */
-const MESH = packageFile('dist/cli/mesh.js');
+/**
+ * The built CLI, found from the package root so that the tests (running the TypeScript sources) use it too;
+ * WORKMESH_PEERS_MESH names another build's (an earlier commit's, for a comparison in the same run).
+ */
+const MESH = process.env.WORKMESH_PEERS_MESH ?? packageFile('dist/cli/mesh.js');
 
 /**
  * workmesh: `mesh push` (every pending record to its entity's kit node), then
@@ -61,6 +64,7 @@ export const workmeshSystem: PeerSystem = {
         const moved = Number(summary?.[command === 'push' ? 'pushed' : 'pulled'] ?? NaN);
         if (run.exitCode !== 0 || !Number.isFinite(moved))
           throw new Error(`mesh ${command} exited ${run.exitCode}: ${run.stderr.slice(0, 2000)}`);
+        ctx.log(`workmesh: mesh ${command} ${moved} records, ${run.wallSeconds.toFixed(1)} s, ${run.cpuSeconds.toFixed(1)} CPU-s`);
         return { moved, cpu: run.cpuSeconds };
       };
       return await measureGroups(

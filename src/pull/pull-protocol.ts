@@ -8,12 +8,13 @@ import { cleanErrorText } from '../nodes/clean-error-text.js';
 import { countSkipped } from '../stream/count-skipped.js';
 import { FlagWriteGroup, GROUPED_BATCHES, smallestId } from '../stream/flag-write-group.js';
 import { runNodeStreams } from '../stream/node-streams.js';
+import { idsScattered } from '../stream/write-in-id-order.js';
 import type { StageTarget } from '../stream/run-stage.js';
 import type { PullBatchEvent, PullStreamOutcome } from './pull-outcome.js';
 import { checkLastProcessedId, PullAnswerError } from './check-pull-answer.js';
 import { isAsked, orderPullBounds, readRecordKeys, type NodeBound } from './pull-bounds.js';
 import { pullCandidatePass } from './read-pull-candidates.js';
-import { storableTogether, storePullResultsTogether, type PulledBatch } from './store-pull-results-together.js';
+import { pulledIds, storableTogether, storePullResultsTogether, type PulledBatch } from './store-pull-results-together.js';
 import { markPullRequestFailed, matchResults, PullFunctionError, storePullResults, type StoredPull } from './write-pull-results.js';
 
 /** `pull.sweepAfterMs` when left out: five minutes. */
@@ -90,6 +91,10 @@ export async function pullProtocol(props: ProtocolPullProps): Promise<void> {
     db,
     minRows: GROUPED_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
+    // A server: a full batch that covers a short range is stored at once, while the other nodes are answered.
+    ...(dialect !== 'sqlite' && {
+      alone: (rows: number, part: PulledBatch) => rows >= protocol.batchSize && !idsScattered(pulledIds(part, protocol.id)),
+    }),
     // SQLite: the results of a group in id order, whatever their nodes (store-pull-results-together.ts).
     ...(dialect === 'sqlite' &&
       storableTogether(protocol) && {

@@ -14,6 +14,12 @@ export interface PulledBatch {
   at: Date;
 }
 
+/** The ids of the records a batch's answer covers, results and errors. */
+export function pulledIds(batch: PulledBatch, idColumn: string): unknown[] {
+  const { succeeded, failed } = batch.answered;
+  return [...succeeded.map((s) => s.record[idColumn]), ...failed.map((f) => f.record[idColumn])];
+}
+
 /**
  * Parameters one statement binds at most (a thousand records of one result
  * column, as a push's): every full statement has the same text and is

@@ -84,6 +84,10 @@ export async function pushProtocol(props: ProtocolPushProps): Promise<void> {
     db,
     minRows: GROUPED_BATCHES * protocol.batchSize,
     answersExpected: () => props.requests.size + props.requests.pending > 0,
+    // A server: a full batch that covers a short range is written at once, while the other nodes are answered.
+    ...(dialect !== 'sqlite' && {
+      alone: (rows: number, part: DeliveredBatch) => rows >= protocol.batchSize && !idsScattered(part.ids),
+    }),
     // SQLite: the deliveries of a group in id order, whatever their nodes (write-push-flags.ts).
     ...(dialect === 'sqlite' && {
       togetherUpTo: protocol.batchSize / 2,

@@ -145,4 +145,30 @@ describe('FlagWriteGroup', () => {
     expect(together).toEqual([['scattered-full', 'small']]);
     expect(ran.map((r) => r.write).sort()).toEqual(['dense', 'together']);
   });
+
+  it('writes a part it is told to write alone at once, in its own transaction, while a group gathers', async () => {
+    const { db, ran, write } = countingDb();
+    let answersExpected = true;
+    const group = new FlagWriteGroup<string, number>({
+      db,
+      minRows: 1_000,
+      answersExpected: () => answersExpected,
+      // Long enough that only the alone path settles a write before the test lets the group close.
+      gatherMs: 5_000,
+      maxGroupMs: 5_000,
+      alone: (rows) => rows >= 500,
+    });
+    let smallDone = false;
+    const small = group.writePart(1, 3, 'small', write('small', 3)).then((rows) => ((smallDone = true), rows));
+    expect(await group.writePart(2, 500, 'full', write('full', 500))).toBe(500);
+    // The full part was written while the small one still waits for its group.
+    expect(smallDone).toBe(false);
+    expect(ran.map((r) => r.write)).toEqual(['full']);
+    answersExpected = false;
+    const last = group.writePart(3, 2, 'last', write('last', 2));
+    expect(await Promise.all([small, last])).toEqual([3, 2]);
+    const trxOf = (name: string) => ran.find((r) => r.write === name)!.trx;
+    expect(trxOf('small')).toBe(trxOf('last'));
+    expect(trxOf('full')).not.toBe(trxOf('small'));
+  });
 });
