@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Pool } from 'undici';
 import type { NodeConfig } from '../config/node-config.js';
 import { cappedRequest } from './capped-request.js';
 import { cleanErrorText } from './clean-error-text.js';
 import { JsonText } from './json-text.js';
+import { NodeConnections } from './node-connections.js';
 import type { FailureClass, NodeCallResult, NodeTransport } from './node-transport.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -27,7 +27,7 @@ export interface HttpTransportOptions {
 }
 
 /**
- * A {@link NodeTransport} over HTTP(S) with one keep-alive undici pool per node.
+ * A {@link NodeTransport} over HTTP(S) with a node's keep-alive connections ({@link NodeConnections}).
  * Calls never throw for node failures: they resolve to `{ ok: false, error }`.
  *
  * @example
@@ -57,13 +57,16 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
     }
   }
 
-  const pool = new Pool(base.origin, {
-    connections: options.connections ?? DEFAULT_CONNECTIONS,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-    connect: {
-      timeout: timeoutMs,
-      ...(ca !== undefined ? { ca } : {}),
+  const connections = new NodeConnections({
+    origin: base.origin,
+    max: options.connections ?? DEFAULT_CONNECTIONS,
+    options: {
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: {
+        timeout: timeoutMs,
+        ...(ca !== undefined ? { ca } : {}),
+      },
     },
   });
 
@@ -94,18 +97,20 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
     const deadline = AbortSignal.timeout(timeoutMs);
     try {
       // An answer over the cap is dropped with its connection.
-      ({ status, text } = await cappedRequest(
-        pool,
-        {
-          method,
-          path: fullPath,
-          headers,
-          body: body === undefined ? null : body instanceof JsonText ? body.text : JSON.stringify(body),
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        },
-        cap,
-        deadline,
+      ({ status, text } = await connections.run((client) =>
+        cappedRequest(
+          client,
+          {
+            method,
+            path: fullPath,
+            headers,
+            body: body === undefined ? null : body instanceof JsonText ? body.text : JSON.stringify(body),
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+          },
+          cap,
+          deadline,
+        ),
       ));
     } catch (error) {
       if (deadline.aborted) return fail(`timed out after ${timeoutMs} ms`);
@@ -126,7 +131,7 @@ export function createHttpTransport(node: NodeConfig, options: HttpTransportOpti
     post: (path, body) => call('POST', path, body),
     // Every call has settled (NodeTransport.close): nothing is left to end gracefully, and at 1,000 nodes
     // destroy took 60-120 ms where close took 140-170 (each connection's graceful end).
-    close: () => pool.destroy(),
+    close: () => connections.destroy(),
   };
 }
 

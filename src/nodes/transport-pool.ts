@@ -4,7 +4,7 @@ import type { NodeTransport } from './node-transport.js';
 
 export type TransportFactory = (node: NodeConfig) => NodeTransport;
 
-/** One transport (one keep-alive pool) per node for the length of a run. */
+/** One transport (its keep-alive connections, node-connections.ts) per node for the length of a run. */
 export class TransportPool {
   readonly #create: TransportFactory;
   readonly #transports = new Map<string, NodeTransport>();

@@ -20,6 +20,8 @@ interface SeenRequest {
 interface TestServer {
   url: string;
   seen: SeenRequest[];
+  /** TCP connections accepted so far. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -37,11 +39,14 @@ async function startServer(handler: Handler, tls?: { key: Buffer; cert: Buffer }
     });
   };
   const server = tls ? https.createServer(tls, listener) : http.createServer(listener);
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     seen,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -259,6 +264,41 @@ describe('createHttpTransport', () => {
     await transport.post('/c', {});
 
     expect(server.seen.map((r) => r.headers.connection)).toEqual(['keep-alive', 'keep-alive', 'keep-alive']);
+  });
+
+  it('keeps calls that follow each other on one connection', async () => {
+    // A pull's status and then its batches; undici's Pool opened a second connection for the call after the first.
+    const server = await serve((_req, res) => json(res, 200, { status: 'success' }));
+    const transport = open(nodeConfig(server.url));
+
+    for (const path of ['/status', '/pull', '/pull', '/status', '/pull']) {
+      const answer = path === '/status' ? await transport.get(path) : await transport.post(path, { ids: [1] });
+      expect(answer.ok).toBe(true);
+    }
+
+    expect(server.seen).toHaveLength(5);
+    expect(server.connections()).toBe(1);
+  });
+
+  it('opens a connection for each call in flight, up to its connections, and queues the rest on them', async () => {
+    const held: (() => void)[] = [];
+    const server = await serve((_req, res) => held.push(() => json(res, 200, { status: 'success' })));
+    const transport = createHttpTransport(nodeConfig(server.url), { connections: 3 });
+    cleanups.push(() => transport.close());
+
+    const calls = Array.from({ length: 7 }, (_, i) => transport.post(`/c${i}`, {}));
+    await waitFor(() => held.length === 3);
+    expect(server.connections()).toBe(3);
+    // Answered one at a time, each connection takes its next call: every call is answered, on the same three.
+    while (server.seen.length < 7 || held.length > 0) {
+      await waitFor(() => held.length > 0);
+      held.shift()!();
+    }
+    const answers = await Promise.all(calls);
+
+    expect(answers.every((a) => a.ok)).toBe(true);
+    expect(server.connections()).toBe(3);
+    expect(new Set(server.seen.map((r) => r.url))).toEqual(new Set(Array.from({ length: 7 }, (_, i) => `/c${i}`)));
   });
 
   it('reports a call after close instead of throwing', async () => {
@@ -594,3 +634,11 @@ describe('createHttpTransport', () => {
     });
   });
 });
+
+async function waitFor(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
