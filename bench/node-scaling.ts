@@ -35,6 +35,8 @@ export interface NodeScalingRow {
    */
   pushFixed: Measurement;
   pullFixed: Measurement;
+  /** The same records by `mesh run --once`: push and pull in one process, on the same connections to the nodes. */
+  runFixed: Measurement;
   /** Per record beyond that run's: (full run - fixed run) / (records - fixed run's records). */
   pushMicrosBeyondFixed: number;
   pullMicrosBeyondFixed: number;
@@ -71,9 +73,19 @@ export async function measureNodeScaling(props: {
       const protocol = service.protocols[0]!;
       await dealEntities(database, service.entity.table, service.entity.id, service.entity.node, count);
       const measurer = new Measurer({ dialect: options.dialect, nodePids: [stubs.pid] });
-      const mesh = (command: 'push' | 'pull') =>
+      const mesh = (...command: string[]) =>
         runMesh({
-          command: [command, '--db', props.dbUrl, '--nodes-config', files.nodes, '--services-config', files.services, '--concurrency', '8'],
+          command: [
+            ...command,
+            '--db',
+            props.dbUrl,
+            '--nodes-config',
+            files.nodes,
+            '--services-config',
+            files.services,
+            '--concurrency',
+            '8',
+          ],
           env: process.env,
           nodeFlags: options.meshFlags,
         });
@@ -103,6 +115,9 @@ export async function measureNodeScaling(props: {
       log(`${count} stub nodes: mesh push and pull of ${fixedRecords} records, one per entity`);
       const pushFixed = await measurer.mesh(() => mesh('push'), 'pushed', fixedRecords);
       const pullFixed = await measurer.mesh(() => mesh('pull'), 'pulled', fixedRecords);
+      await resetFlags(database, protocol, 'push', RESULT_COLUMN, firstOfEntity);
+      log(`${count} stub nodes: mesh run --once of the same ${fixedRecords} records`);
+      const runFixed = await measurer.mesh(() => mesh('run', '--once'), 'pulled', fixedRecords);
       const micros = (m: Measurement) => round((m.seconds / m.records) * 1e6, 2);
       const beyond = (full: Measurement, fixed: Measurement) =>
         round(((full.seconds - fixed.seconds) / (full.records - fixed.records)) * 1e6, 2);
@@ -121,6 +136,7 @@ export async function measureNodeScaling(props: {
         pullOverFloor: round(pull.recordsPerSecond / pullFloor.recordsPerSecond),
         pushFixed,
         pullFixed,
+        runFixed,
         pushMicrosBeyondFixed: beyond(push, pushFixed),
         pullMicrosBeyondFixed: beyond(pull, pullFixed),
         pushBeyondOverFirst: first ? round(beyond(push, pushFixed) / first.pushMicrosBeyondFixed) : 1,
@@ -159,6 +175,7 @@ export function renderNodeScaling(rows: NodeScalingRow[]): string {
     'x floor',
     'pull RSS MB',
     'fixed push/pull s',
+    'run --once s',
     'beyond: push us/rec',
     'x first',
     'pull us/rec',
@@ -176,6 +193,7 @@ export function renderNodeScaling(rows: NodeScalingRow[]): string {
       r.pullOverFloor,
       r.pull.peakRssMB ?? '',
       `${r.pushFixed.seconds}/${r.pullFixed.seconds}`,
+      r.runFixed.seconds,
       r.pushMicrosBeyondFixed,
       r.pushBeyondOverFirst,
       r.pullMicrosBeyondFixed,

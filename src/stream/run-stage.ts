@@ -30,6 +30,13 @@ export interface StageOptions {
   signal?: AbortSignal;
   leaseTtlMs?: number;
   transports?: TransportFactory;
+  /**
+   * The nodes' transports, kept by the caller across runs (`mesh run`: a
+   * cycle's push and pull, and the cycles after, share a node's
+   * connections while they stay open); the run leaves them open. Left out,
+   * the run opens its own (by `transports`) and closes them at its end.
+   */
+  transportPool?: TransportPool;
   /** Calls the selected nodes even when they are in back-off (`mesh push --node N --now`). */
   now?: boolean;
   /** The back-off after a node's failure; from backOffSettings() (the environment) when left out. */
@@ -104,7 +111,7 @@ export async function runStage<O extends StreamOutcome>(
   if (options.node !== undefined) requireNode(config, options.node);
   const { db, dialect } = database;
   const leases = new StreamLeases({ db, dialect, owner: newLeaseOwner(), ...(options.leaseTtlMs && { ttlMs: options.leaseTtlMs }) });
-  const transports = new TransportPool(options.transports ? { create: options.transports } : {});
+  const transports = options.transportPool ?? new TransportPool(options.transports ? { create: options.transports } : {});
   const requests = new PQueue({ concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
   const outcomes: O[] = [];
   const backOff = options.backOff ?? backOffSettings();
@@ -150,7 +157,7 @@ export async function runStage<O extends StreamOutcome>(
     return outcomes;
   } finally {
     await leases.releaseAll().catch(() => undefined);
-    await transports.closeAll();
+    if (options.transportPool === undefined) await transports.closeAll();
   }
 }
 

@@ -94,6 +94,19 @@ for (const dialect of DIALECTS) {
       expect(JSON.parse(json.stdout)).toEqual({ cycles: 1, assigned: 0, unassigned: 0, pushed: 0, pulled: 0, failed: 0 });
     });
 
+    it("mesh run --once pushes and pulls over one connection to each node: the pull's calls reuse the push's", async () => {
+      const t = await newTest(dialect.name, 2);
+      const { args } = await prepared(t, 2, 16);
+      const run = await mesh(['run', '--once', '--json', ...args]);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ cycles: 1, pushed: 16 });
+      for (const proxy of t.proxies) {
+        expect(proxy.of('push').length).toBe(2);
+        expect(proxy.of('status').length).toBe(1);
+        expect(proxy.connections).toBe(1);
+      }
+    });
+
     it('SIGINT during mesh push exits 130 and SIGTERM during mesh pull 143, after the batches in flight, saying "interrupted"', async () => {
       const t = await newTest(dialect.name, 2);
       const { args } = await prepared(t, 2, 40);

@@ -76,6 +76,7 @@ export class RecordingProxy {
   #server: http.Server;
   #port: number;
   readonly #sockets = new Set<Socket>();
+  #connections = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
 
   private constructor(target: string, port: number) {
@@ -96,6 +97,11 @@ export class RecordingProxy {
 
   get url(): string {
     return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** TCP connections the master opened to this proxy so far, across restarts. */
+  get connections(): number {
+    return this.#connections;
   }
 
   get listening(): boolean {
@@ -168,6 +174,7 @@ export class RecordingProxy {
       });
     });
     server.on('connection', (socket) => {
+      this.#connections += 1;
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
