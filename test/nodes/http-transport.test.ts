@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeConfig } from '../../src/config/node-config.js';
 import { createHttpTransport } from '../../src/nodes/http-transport.js';
 import type { NodeTransport } from '../../src/nodes/node-transport.js';
+import { waitUntil } from '../helpers/mesh-fixture.js';
 
 interface SeenRequest {
   method: string | undefined;
@@ -287,11 +288,11 @@ describe('createHttpTransport', () => {
     cleanups.push(() => transport.close());
 
     const calls = Array.from({ length: 7 }, (_, i) => transport.post(`/c${i}`, {}));
-    await waitFor(() => held.length === 3);
+    await waitUntil(() => held.length === 3, 'three calls at the node');
     expect(server.connections()).toBe(3);
     // Answered one at a time, each connection takes its next call: every call is answered, on the same three.
     while (server.seen.length < 7 || held.length > 0) {
-      await waitFor(() => held.length > 0);
+      await waitUntil(() => held.length > 0, 'the next call at the node');
       held.shift()!();
     }
     const answers = await Promise.all(calls);
@@ -634,11 +635,3 @@ describe('createHttpTransport', () => {
     });
   });
 });
-
-async function waitFor(done: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
